@@ -96,6 +96,18 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(newShape, dtype, data, null, location, null);
     }
 
+    /**
+     * The same memory under a new shape, taking over ownership: the returned tensor frees the memory when closed,
+     * and this one becomes unusable (as if closed) without freeing anything.
+     */
+    public Tensor takeAs(int... newShape) {
+        if (numel(newShape) != numel())
+            throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+        if (closed) throw new IllegalStateException("tensor used after close: " + this);
+        closed = true;
+        return new Tensor(newShape, dtype, data, arena, location, releaser);
+    }
+
     /** Element {@code i} (flat index) widened to float. Host tensors only. */
     public float getFloat(long i) {
         return switch (dtype) {

@@ -1,0 +1,61 @@
+package dev.onestep.cli;
+
+import dev.onestep.io.ModelFolder;
+import dev.onestep.io.TensorInfo;
+import dev.onestep.io.WeightSource;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+
+/** `onestep info --model DIR`: the components of a model folder, their configs, parameter counts and dtypes. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Print a model folder's components, configs, parameter counts and dtypes.")
+final class InfoCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "diffusers model folder")
+    Path model;
+
+    @Option(names = "--variant", paramLabel = "fp16|bf16", description = "weight file variant to inspect")
+    String variant;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        ModelFolder folder = ModelFolder.open(model, variant);
+        out.println("model: " + model.toAbsolutePath());
+        for (String w : folder.warnings()) out.println("warning: " + w);
+        out.println();
+        out.println("unet: " + folder.unet());
+        component(out, folder, "unet");
+        out.println("vae: " + folder.vae());
+        component(out, folder, "vae");
+        out.println("text_encoder: " + folder.textEncoder());
+        component(out, folder, "text_encoder");
+        out.println("scheduler: " + folder.scheduler());
+        out.println("empty prompt token ids: " + java.util.Arrays.toString(folder.emptyPromptTokenIds()));
+        out.flush();
+        return 0;
+    }
+
+    private static void component(PrintWriter out, ModelFolder folder, String name) {
+        try (WeightSource w = folder.openWeights(name)) {
+            long params = 0, bytes = 0;
+            Map<String, Long> byDtype = new TreeMap<>();
+            for (String k : w.keys()) {
+                TensorInfo t = w.info(k);
+                params += t.numel();
+                bytes += t.length();
+                byDtype.merge(t.dtype().name(), t.numel(), Long::sum);
+            }
+            out.printf("  weights: %s%n  tensors: %d, parameters: %,d (%.1f M), %,d bytes, dtypes: %s%n%n",
+                    w.description(), w.keys().size(), params, params / 1e6, bytes, byDtype);
+        }
+    }
+}
