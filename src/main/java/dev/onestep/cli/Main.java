@@ -1,2 +1,38 @@
 package dev.onestep.cli;
-public final class Main { public static void main(String[] a) { System.out.println("hi"); } }
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The `onestep` command line: depth, normals, info. */
+@Command(name = "onestep", mixinStandardHelpOptions = true, version = "OneStep 0.1.0",
+        description = "One-step diffusion depth and surface normals (E2E-FT Marigold / Stable Diffusion 2), in Java.",
+        subcommands = {DepthCommand.class, NormalsCommand.class, InfoCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (depth, normals, info)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (0 success, 1 failure, 2 usage error); tests call this. */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((e, cmd, parse) -> {
+            cmd.getErr().println("onestep: " + message(e));
+            if (System.getenv("ONESTEP_DEBUG") != null) e.printStackTrace(cmd.getErr());
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    static String message(Throwable e) {
+        String m = e.getMessage();
+        return m != null && !m.isBlank() ? m : e.getClass().getSimpleName();
+    }
+}

@@ -1,0 +1,11 @@
+package dev.onestep.cli;
+
+import dev.onestep.pipeline.Task;
+import picocli.CommandLine.Command;
+
+/** `onestep depth`: affine-invariant depth maps. */
+@Command(name = "depth", mixinStandardHelpOptions = true,
+        description = "Predict depth maps (relative, larger = farther) with one forward pass.")
+final class DepthCommand extends PredictCommand {
+    DepthCommand() { super(Task.DEPTH, "GonzaloMG/marigold-e2e-ft-depth", "npy,png16,color"); }
+}
