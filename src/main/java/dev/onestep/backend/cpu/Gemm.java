@@ -1,0 +1,241 @@
+package dev.onestep.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * C[M, N] = A[M, K] · B[K, N] (+ bias[N]) with B pre-packed, the engine behind linear layers and convolutions.
+ *
+ * <p>Blocking (BLIS-style, with the roles chosen so the weights are the vector operand):
+ * <ul>
+ *   <li>B (weights) is packed once at prepare time into column panels of NR = 2 vectors: [panel][K][NR],
+ *       zero-padded past N, so the micro-kernel always loads whole vectors.
+ *   <li>A (activations) is packed per (MC rows × kc) block into a per-thread buffer, row-major [MC][kc]. The
+ *       {@link ASource} does the gathering: plain row copies for a matrix, patch gathers for a convolution
+ *       (implicit GEMM: no full im2col buffer ever exists).
+ *   <li>The micro-kernel computes MR × NR = 6 rows × 2 vectors (12 accumulators) over kc, broadcasting one A
+ *       value per row and k; the kc × NR slice of a B panel stays in L1 while all MC/MR row groups pass over it.
+ *   <li>K blocks are accumulated into C in the write-back (the first block adds the bias).
+ *   <li>Parallel over (M block, N panel group) tiles.
+ * </ul>
+ */
+final class Gemm {
+    private Gemm() {}
+
+    static final VectorSpecies<Float> S = CpuBackend.SPECIES;
+    static final int VL = S.length();
+    static final int MR = 6;
+    static final int NR = 2 * VL;
+    static final int KC = Integer.getInteger("onestep.cpu.kc", 256);
+    static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", 120) / MR);
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /**
+     * Weights packed for the micro-kernel: panels of NR output columns, [panel][K][NR], plus a bias padded to
+     * panels·NR (or null). F32 for now; a short[] F16/BF16 twin widened in the kernel would sit beside it.
+     */
+    static final class Packed {
+        final int k, n, panels;
+        final float[] data;
+        final float[] bias;
+
+        Packed(int k, int n, float[] data, float[] bias) {
+            this.k = k;
+            this.n = n;
+            this.panels = (n + NR - 1) / NR;
+            this.data = data;
+            this.bias = bias;
+        }
+
+        /** Packs B given as element(k, n). */
+        static Packed of(int k, int n, ElementAt b, float[] bias) {
+            int panels = (n + NR - 1) / NR;
+            long size = (long) panels * k * NR;
+            if (size > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("weights too large to pack: K=" + k + " N=" + n);
+            float[] data = new float[(int) size];
+            for (int p = 0; p < panels; p++)
+                for (int kk = 0; kk < k; kk++) {
+                    int base = (p * k + kk) * NR;
+                    for (int j = 0; j < NR; j++) {
+                        int col = p * NR + j;
+                        if (col < n) data[base + j] = b.at(kk, col);
+                    }
+                }
+            float[] pb = null;
+            if (bias != null) {
+                pb = new float[panels * NR];
+                System.arraycopy(bias, 0, pb, 0, n);
+            }
+            return new Packed(k, n, data, pb);
+        }
+    }
+
+    @FunctionalInterface
+    interface ElementAt {
+        float at(int k, int n);
+    }
+
+    /** Gathers rows [m0, m0 + rows) × columns [k0, k0 + kc) of A into dst[r·kc + kk]. */
+    @FunctionalInterface
+    interface ASource {
+        void pack(int m0, int rows, int k0, int kc, float[] dst);
+    }
+
+    /** A is a row-major [M, K] F32 segment. */
+    static ASource matrix(MemorySegment a, int k) {
+        return (m0, rows, k0, kc, dst) -> {
+            for (int r = 0; r < rows; r++)
+                MemorySegment.copy(a, F, ((long) (m0 + r) * k + k0) * 4, dst, r * kc, kc);
+        };
+    }
+
+    /** K blocks of at most KC: {k0, kc} pairs. */
+    static int[][] uniformKBlocks(int k) {
+        int blocks = Math.max(1, (k + KC - 1) / KC);
+        int size = (k + blocks - 1) / blocks;
+        int[][] out = new int[blocks][];
+        for (int b = 0; b < blocks; b++) out[b] = new int[] {b * size, Math.min(k, (b + 1) * size) - b * size};
+        return out;
+    }
+
+    private static final class Scratch {
+        float[] a = new float[0];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** C [M, N] (row stride N, F32 segment) = A · B (+ bias). */
+    static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, boolean vector) {
+        if (m == 0 || b.n == 0) return;
+        int mc = Math.min(MC, (m + MR - 1) / MR * MR);
+        int mBlocks = (m + mc - 1) / mc;
+        int want = 4 * Parallel.THREADS;
+        int nGroups = mBlocks >= want ? 1 : Math.min(b.panels, (want + mBlocks - 1) / mBlocks);
+        int perGroup = (b.panels + nGroups - 1) / nGroups;
+        int groups = (b.panels + perGroup - 1) / perGroup;
+        int maxKc = 0;
+        for (int[] kb : kBlocks) maxKc = Math.max(maxKc, kb[1]);
+        int aSize = mc * maxKc;
+        Parallel.parallelFor(mBlocks * groups, t -> {
+            int mb = t / groups, g = t % groups;
+            int m0 = mb * mc, rows = Math.min(mc, m - m0);
+            int p0 = g * perGroup, p1 = Math.min(b.panels, p0 + perGroup);
+            Scratch s = SCRATCH.get();
+            if (s.a.length < aSize) s.a = new float[aSize];
+            float[] abuf = s.a, tile = s.tile;
+            for (int kbi = 0; kbi < kBlocks.length; kbi++) {
+                int k0 = kBlocks[kbi][0], kc = kBlocks[kbi][1];
+                a.pack(m0, rows, k0, kc, abuf);
+                // rows past the end of A must not feed garbage (NaN) into the tile rows we keep; they are
+                // computed but never written back, so zero-filling is only needed once per block.
+                int padded = (rows + MR - 1) / MR * MR;
+                java.util.Arrays.fill(abuf, rows * kc, padded * kc, 0f);
+                for (int p = p0; p < p1; p++) {
+                    int bOff = (p * b.k + k0) * NR;
+                    int col0 = p * NR, cols = Math.min(NR, b.n - col0);
+                    for (int i = 0; i < rows; i += MR) {
+                        if (vector) kernelVector(abuf, i * kc, kc, b.data, bOff, tile);
+                        else kernelScalar(abuf, i * kc, kc, b.data, bOff, tile);
+                        writeBack(tile, c, m0 + i, Math.min(MR, rows - i), col0, cols, b.n, kbi == 0 ? b.bias : null, kbi == 0, vector);
+                    }
+                }
+            }
+        });
+    }
+
+    /** tile[MR][NR] = A[6 rows starting at aOff, stride kc] · Bpanel[kc][NR]. */
+    static void kernelVector(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        int a0 = aOff, a1 = a0 + kc, a2 = a1 + kc, a3 = a2 + kc, a4 = a3 + kc, a5 = a4 + kc;
+        for (int k = 0; k < kc; k++) {
+            int bo = bOff + k * NR;
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
+            FloatVector av = FloatVector.broadcast(S, a[a0 + k]);
+            c00 = b0.fma(av, c00);
+            c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[a1 + k]);
+            c10 = b0.fma(av, c10);
+            c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(S, a[a2 + k]);
+            c20 = b0.fma(av, c20);
+            c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(S, a[a3 + k]);
+            c30 = b0.fma(av, c30);
+            c31 = b1.fma(av, c31);
+            av = FloatVector.broadcast(S, a[a4 + k]);
+            c40 = b0.fma(av, c40);
+            c41 = b1.fma(av, c41);
+            av = FloatVector.broadcast(S, a[a5 + k]);
+            c50 = b0.fma(av, c50);
+            c51 = b1.fma(av, c51);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, VL);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + VL);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + VL);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + VL);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + VL);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + VL);
+    }
+
+    /** Scalar twin of {@link #kernelVector}. */
+    static void kernelScalar(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
+        java.util.Arrays.fill(tile, 0f);
+        for (int r = 0; r < MR; r++) {
+            int ar = aOff + r * kc, tr = r * NR;
+            for (int k = 0; k < kc; k++) {
+                float av = a[ar + k];
+                int bo = bOff + k * NR;
+                for (int j = 0; j < NR; j++) tile[tr + j] = Math.fma(av, b[bo + j], tile[tr + j]);
+            }
+        }
+    }
+
+    /** C[row0 + r][col0 + j] = (first ? bias : C) + tile[r][j] for the valid rows × cols. */
+    private static void writeBack(float[] tile, MemorySegment c, int row0, int rows, int col0, int cols, int ldc,
+                                  float[] bias, boolean first, boolean vector) {
+        for (int r = 0; r < rows; r++) {
+            long base = ((long) (row0 + r) * ldc + col0) * 4;
+            int t = r * NR;
+            int j = 0;
+            if (vector) {
+                for (; j < cols; j += VL) {
+                    VectorMask<Float> mask = S.indexInRange(j, cols);
+                    FloatVector v = FloatVector.fromArray(S, tile, t + j);
+                    if (first) {
+                        if (bias != null) v = v.add(FloatVector.fromArray(S, bias, col0 + j));
+                    } else if (mask.allTrue()) {
+                        v = v.add(FloatVector.fromMemorySegment(S, c, base + j * 4L, NATIVE));
+                    } else {
+                        v = v.add(FloatVector.fromMemorySegment(S, c, base + j * 4L, NATIVE, mask));
+                    }
+                    if (mask.allTrue()) v.intoMemorySegment(c, base + j * 4L, NATIVE);
+                    else v.intoMemorySegment(c, base + j * 4L, NATIVE, mask);
+                }
+            } else {
+                for (; j < cols; j++) {
+                    float prev = first ? (bias != null ? bias[col0 + j] : 0f) : c.getAtIndex(F, base / 4 + j);
+                    c.setAtIndex(F, base / 4 + j, prev + tile[t + j]);
+                }
+            }
+        }
+    }
+}

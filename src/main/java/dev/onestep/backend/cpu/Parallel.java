@@ -1,0 +1,83 @@
+package dev.onestep.backend.cpu;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntConsumer;
+
+/**
+ * The CPU backend's only parallelism: {@link #parallelFor} over a fixed pool of daemon threads.
+ *
+ * <p>Thread count: system property {@code onestep.threads}, default {@link Runtime#availableProcessors()}.
+ * The calling thread works too (the pool holds threads − 1 workers). Indices are claimed from a shared counter,
+ * so uneven tasks balance themselves. Safe to call from several threads at once and from inside a body
+ * (nested calls never wait for a queued helper to start: the caller can always finish the work alone).
+ */
+public final class Parallel {
+    private Parallel() {}
+
+    public static final int THREADS = Math.max(1, Integer.getInteger("onestep.threads", Runtime.getRuntime().availableProcessors()));
+
+    private static final ExecutorService POOL = THREADS == 1 ? null : Executors.newFixedThreadPool(THREADS - 1, r -> {
+        Thread t = new Thread(r, "onestep-cpu");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Runs body(i) for i in [0, n), spread over the pool; returns when all are done; rethrows the first failure. */
+    public static void parallelFor(int n, IntConsumer body) {
+        if (n <= 0) return;
+        if (n == 1 || POOL == null) {
+            for (int i = 0; i < n; i++) body.accept(i);
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(n);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable drain = () -> {
+            int i;
+            while ((i = next.getAndIncrement()) < n) {
+                try {
+                    if (failure.get() == null) body.accept(i);
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                } finally {
+                    done.countDown();
+                }
+            }
+        };
+        int helpers = Math.min(THREADS - 1, n - 1);
+        for (int h = 0; h < helpers; h++) POOL.execute(drain);
+        drain.run();
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for parallel work", e);
+        }
+        Throwable t = failure.get();
+        if (t instanceof RuntimeException re) throw re;
+        if (t instanceof Error er) throw er;
+        if (t != null) throw new IllegalStateException(t);
+    }
+
+    /** A body over a half-open range [start, end). */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(long start, long end);
+    }
+
+    /**
+     * Splits [0, total) into about 4 chunks per thread (none smaller than {@code minChunk}, except the last)
+     * and runs them in parallel.
+     */
+    public static void parallelRange(long total, long minChunk, RangeBody body) {
+        if (total <= 0) return;
+        long chunks = Math.max(1, Math.min(4L * THREADS, total / Math.max(1, minChunk)));
+        long size = (total + chunks - 1) / chunks;
+        int n = (int) ((total + size - 1) / size);
+        parallelFor(n, c -> body.run(c * size, Math.min(total, (c + 1) * size)));
+    }
+}

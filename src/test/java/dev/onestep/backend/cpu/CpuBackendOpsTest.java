@@ -1,0 +1,330 @@
+package dev.onestep.backend.cpu;
+
+import dev.onestep.backend.Backend;
+import dev.onestep.backend.Conv2dWeights;
+import dev.onestep.backend.LinearWeights;
+import dev.onestep.backend.Padding;
+import dev.onestep.tensor.DType;
+import dev.onestep.tensor.Tensor;
+import dev.onestep.testutil.Compare;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static dev.onestep.backend.cpu.OpTestSupport.gaussian;
+import static dev.onestep.backend.cpu.OpTestSupport.s;
+import static dev.onestep.backend.cpu.OpTestSupport.uniform;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * ggml test-backend-ops in spirit: every op of CpuBackend, vector and scalar paths, against ReferenceBackend on odd
+ * shapes (1×1 images, odd H/W, channel counts off the vector width, GEMM sizes off the tile, long sequences).
+ *
+ * <p>Bounds, |cpu − ref| ≤ atol + rtol·|ref|: GEMM-based ops (linear, conv) use atol = 2e-6·√K with O(1) outputs
+ * (fp32 accumulation in a different order than the double oracle), rtol 1e-5; attention 1e-5 / 1e-5; norms 1e-5 / 1e-5;
+ * SiLU 1e-6 / 1e-6; GELU/GEGLU atol 2e-6 (the float erf has |error| ≤ 4e-7); data movement is exact.
+ */
+class CpuBackendOpsTest {
+    private static final ReferenceBackend REF = new ReferenceBackend();
+
+    private static CpuBackend cpu(boolean vector) { return new CpuBackend(vector); }
+
+    private static String mode(boolean vector) { return vector ? "vector" : "scalar"; }
+
+    private static void close(Object... ts) {
+        for (Object t : ts) if (t instanceof AutoCloseable c) try { c.close(); } catch (Exception e) { throw new RuntimeException(e); }
+    }
+
+    // ---------------------------------------------------------------- GEMM-based
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void linear(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(11);
+        int[][] cases = { // rows, in, out
+                {1, 1, 1}, {7, 17, 33}, {65, 129, 7}, {129, 65, 129}, {1, 7, 65}, {13, 600, 31}, {6, 32, 32}, {2, 320, 1280}};
+        for (int[] c : cases) {
+            for (boolean bias : new boolean[] {true, false}) {
+                int m = c[0], k = c[1], n = c[2];
+                Tensor x = uniform(r, -1, 1, 1, m, k);
+                float ws = (float) (1 / Math.sqrt(k));
+                Tensor w = uniform(r, -ws, ws, n, k), bb = bias ? uniform(r, -1, 1, n) : null;
+                LinearWeights wc = b.prepareLinear(w, bb), wr = REF.prepareLinear(w, bb);
+                Tensor got = b.linear(x, wc), want = REF.linear(x, wr);
+                Compare.assertShape("linear", want.shape(), got.shape());
+                Compare.assertClose("linear " + mode(vector) + " M,K,N=" + s(c) + " bias=" + bias, want.toFloatArray(), got.toFloatArray(),
+                        2e-6 * Math.sqrt(k), 1e-5);
+                close(x, w, bb, got, want);
+            }
+        }
+    }
+
+    private record ConvCase(int n, int h, int w, int ci, int co, int k, int stride, Padding pad) {
+        @Override
+        public String toString() {
+            return "x[" + n + "," + h + "," + w + "," + ci + "] -> " + co + " k" + k + " s" + stride + " " + pad;
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void conv2d(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(12);
+        List<ConvCase> cases = List.of(
+                new ConvCase(1, 1, 1, 3, 17, 3, 1, Padding.same(1)),      // 1×1 image
+                new ConvCase(2, 5, 7, 17, 33, 3, 1, Padding.same(1)),     // batch 2, odd H/W
+                new ConvCase(1, 5, 7, 17, 33, 3, 2, Padding.same(1)),     // stride 2, same padding
+                new ConvCase(2, 8, 9, 33, 17, 3, 2, Padding.BOTTOM_RIGHT),// VAE downsample
+                new ConvCase(1, 7, 6, 3, 5, 3, 2, Padding.BOTTOM_RIGHT),
+                new ConvCase(1, 45, 64, 5, 33, 3, 1, Padding.same(1)),    // wide image, few channels
+                new ConvCase(2, 5, 7, 33, 65, 1, 1, Padding.NONE),        // 1×1 conv = GEMM
+                new ConvCase(1, 5, 7, 33, 17, 1, 2, Padding.NONE),        // 1×1 stride 2 (gather path)
+                new ConvCase(1, 4, 5, 300, 7, 3, 1, Padding.same(1)),     // channels split across K blocks
+                new ConvCase(1, 6, 5, 100, 40, 3, 1, Padding.same(1)),    // two taps per K block
+                new ConvCase(1, 6, 6, 4, 32, 3, 1, Padding.NONE));        // no padding
+        for (ConvCase c : cases) {
+            Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
+            int kk = c.k * c.k * c.ci;
+            float ws = (float) (1 / Math.sqrt(kk));
+            Tensor w = uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), bias = uniform(r, -1, 1, c.co);
+            Conv2dWeights wc = b.prepareConv2d(w, bias), wr = REF.prepareConv2d(w, bias);
+            Tensor got = b.conv2d(x, wc, c.stride, c.pad), want = REF.conv2d(x, wr, c.stride, c.pad);
+            Compare.assertShape("conv2d " + c, want.shape(), got.shape());
+            Compare.assertClose("conv2d " + mode(vector) + " " + c, want.toFloatArray(), got.toFloatArray(), 2e-6 * Math.sqrt(kk), 1e-5);
+            close(x, w, bias, got, want);
+        }
+    }
+
+    @Test
+    void halfPrecisionWeightsMatchWideningByHand() {
+        Backend b = cpu(true);
+        Random r = new Random(13);
+        for (DType dt : new DType[] {DType.F16, DType.BF16}) {
+            Tensor w = uniform(r, -0.3f, 0.3f, 33, 17, 3, 3), bias = uniform(r, -1, 1, 33);
+            Tensor wh = OpTestSupport.narrow(w, dt), bh = OpTestSupport.narrow(bias, dt);
+            Tensor x = uniform(r, -1, 1, 1, 5, 7, 17);
+            float[] viaHalf = b.conv2d(x, b.prepareConv2d(wh, bh), 1, Padding.same(1)).toFloatArray();
+            float[] byHand = b.conv2d(x, b.prepareConv2d(wh.toF32(), bh.toF32()), 1, Padding.same(1)).toFloatArray();
+            Compare.assertClose("conv2d " + dt + " weights", byHand, viaHalf, 0);
+
+            Tensor lw = uniform(r, -0.2f, 0.2f, 65, 33), lb = uniform(r, -1, 1, 65);
+            Tensor lx = uniform(r, -1, 1, 7, 33);
+            Tensor lwh = OpTestSupport.narrow(lw, dt), lbh = OpTestSupport.narrow(lb, dt);
+            float[] lHalf = b.linear(lx, b.prepareLinear(lwh, lbh)).toFloatArray();
+            float[] lHand = b.linear(lx, b.prepareLinear(lwh.toF32(), lbh.toF32())).toFloatArray();
+            Compare.assertClose("linear " + dt + " weights", lHand, lHalf, 0);
+            float[] lRef = REF.linear(lx, REF.prepareLinear(lwh, lbh)).toFloatArray();
+            Compare.assertClose("linear " + dt + " weights vs reference", lRef, lHalf, 2e-6 * Math.sqrt(33), 1e-5);
+        }
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void attention(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(14);
+        int[][] cases = { // n, lq, lk, heads, d, dv, causal, scaleMode (0: 1/√d, 1: 1.0 → sharp softmax)
+                {1, 7, 2, 5, 64, 64, 0, 0},      // cross-attention on 2 text tokens
+                {2, 300, 300, 4, 16, 16, 0, 0},  // long self-attention: several query and key tiles
+                {1, 77, 77, 4, 16, 16, 1, 0},    // CLIP-style causal
+                {1, 300, 300, 1, 33, 33, 1, 1},  // causal, odd head dim, sharp scores
+                {2, 5, 9, 1, 3, 3, 0, 0},
+                {1, 130, 70, 5, 64, 64, 0, 1},   // Lq ≠ Lk, sharp scores
+                {1, 70, 130, 2, 8, 8, 1, 0},     // causal with Lq < Lk
+                {1, 33, 65, 2, 16, 24, 0, 0}};   // value dim ≠ key dim
+        for (int[] c : cases) {
+            int n = c[0], lq = c[1], lk = c[2], h = c[3], d = c[4], dv = c[5];
+            boolean causal = c[6] == 1;
+            float scale = c[7] == 0 ? (float) (1 / Math.sqrt(d)) : 1f;
+            Tensor q = gaussian(r, 1, 0, n, lq, h * d), k = gaussian(r, 1, 0, n, lk, h * d), v = gaussian(r, 1, 0, n, lk, h * dv);
+            Tensor got = b.attention(q, k, v, h, scale, causal), want = REF.attention(q, k, v, h, scale, causal);
+            Compare.assertShape("attention", want.shape(), got.shape());
+            Compare.assertClose("attention " + mode(vector) + " n,Lq,Lk,heads,d,dv,causal,sharp=" + s(c), want.toFloatArray(), got.toFloatArray(),
+                    1e-5, 1e-5);
+            close(q, k, v, got, want);
+        }
+    }
+
+    // ---------------------------------------------------------------- norms
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void groupNorm(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(15);
+        int[][] shapes = {{1, 5, 7, 32}, {2, 9, 11, 64}, {1, 1, 1, 32}, {2, 300, 33}, {1, 45, 64, 17}};
+        int[][] groupsFor = {{32, 8, 1}, {32}, {32, 1}, {1, 3, 11}, {1, 17}};
+        for (int i = 0; i < shapes.length; i++)
+            for (int g : groupsFor[i])
+                for (boolean silu : new boolean[] {false, true}) {
+                    int c = shapes[i][shapes[i].length - 1];
+                    Tensor x = gaussian(r, 2, 5, shapes[i]); // offset mean: the two-pass variance must not cancel
+                    Tensor gamma = uniform(r, 0.5f, 1.5f, c), beta = uniform(r, -0.5f, 0.5f, c);
+                    float eps = g == 32 ? 1e-6f : 1e-5f;
+                    Tensor got = b.groupNorm(x, g, gamma, beta, eps, silu), want = REF.groupNorm(x, g, gamma, beta, eps, silu);
+                    Compare.assertClose("groupNorm " + mode(vector) + " x" + s(shapes[i]) + " groups=" + g + " silu=" + silu,
+                            want.toFloatArray(), got.toFloatArray(), 1e-5, 1e-5);
+                    close(x, gamma, beta, got, want);
+                }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void layerNorm(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(16);
+        int[][] shapes = {{3, 17}, {1, 5, 33}, {2, 77, 320}, {1, 1, 1}, {1, 4, 1024}};
+        for (int[] shape : shapes) {
+            int c = shape[shape.length - 1];
+            Tensor x = gaussian(r, 3, -4, shape), gamma = uniform(r, 0.5f, 1.5f, c), beta = uniform(r, -0.5f, 0.5f, c);
+            Tensor got = b.layerNorm(x, gamma, beta, 1e-5f), want = REF.layerNorm(x, gamma, beta, 1e-5f);
+            Compare.assertClose("layerNorm " + mode(vector) + " x" + s(shape), want.toFloatArray(), got.toFloatArray(), 1e-5, 1e-5);
+            close(x, gamma, beta, got, want);
+        }
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void activations(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(17);
+        for (int len : new int[] {1, 17, 1000, 100_003}) {
+            Tensor x = uniform(r, -9, 9, len);
+            Compare.assertClose("silu " + mode(vector) + " [" + len + "]", REF.silu(x).toFloatArray(), b.silu(x).toFloatArray(), 1e-6, 1e-6);
+            Compare.assertClose("gelu " + mode(vector) + " [" + len + "]", REF.gelu(x).toFloatArray(), b.gelu(x).toFloatArray(), 2e-6, 1e-6);
+            close(x);
+        }
+        // extremes stay finite and saturate
+        Tensor ext = Tensor.of(new float[] {-100, -30, 0, 30, 100, -1e30f, 1e30f}, 7);
+        Compare.assertClose("silu extremes " + mode(vector), REF.silu(ext).toFloatArray(), b.silu(ext).toFloatArray(), 1e-6, 1e-6);
+        Compare.assertClose("gelu extremes " + mode(vector), REF.gelu(ext).toFloatArray(), b.gelu(ext).toFloatArray(), 1e-6, 1e-6);
+        for (int[] shape : new int[][] {{2, 7, 66}, {1, 300, 80}, {1, 2}}) {
+            Tensor x = uniform(r, -5, 5, shape);
+            Tensor got = b.geglu(x), want = REF.geglu(x);
+            Compare.assertShape("geglu", want.shape(), got.shape());
+            Compare.assertClose("geglu " + mode(vector) + " x" + s(shape), want.toFloatArray(), got.toFloatArray(), 1e-5, 1e-6);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void dataMovementAndArithmetic(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(18);
+        Tensor x = uniform(r, -1, 1, 2, 3, 5, 17);
+        for (int[] out : new int[][] {{6, 10}, {5, 7}, {1, 1}, {3, 5}, {7, 11}}) {
+            Compare.assertClose("upsampleNearest " + mode(vector) + " to " + s(out), REF.upsampleNearest(x, out[0], out[1]).toFloatArray(),
+                    b.upsampleNearest(x, out[0], out[1]).toFloatArray(), 0);
+        }
+        Tensor y = uniform(r, -1, 1, 2, 3, 5, 33);
+        Tensor cat = b.concatChannels(x, y);
+        Compare.assertClose("concatChannels " + mode(vector), REF.concatChannels(x, y).toFloatArray(), cat.toFloatArray(), 0);
+        Compare.assertClose("sliceChannels " + mode(vector), y.toFloatArray(), b.sliceChannels(cat, 17, 33).toFloatArray(), 0);
+        Compare.assertClose("sliceChannels head", x.toFloatArray(), b.sliceChannels(cat, 0, 17).toFloatArray(), 0);
+
+        Tensor a1 = uniform(r, -1, 1, 3, 7, 33), a2 = uniform(r, -1, 1, 3, 7, 33);
+        Compare.assertClose("add " + mode(vector), REF.add(a1, a2).toFloatArray(), b.add(a1, a2).toFloatArray(), 0);
+        Compare.assertClose("axpby " + mode(vector), REF.axpby(0.7f, a1, -1.3f, a2).toFloatArray(),
+                b.axpby(0.7f, a1, -1.3f, a2).toFloatArray(), 1e-6, 1e-6);
+        Compare.assertClose("axpby null y " + mode(vector), REF.axpby(-2.5f, a1, 9f, null).toFloatArray(),
+                b.axpby(-2.5f, a1, 9f, null).toFloatArray(), 0);
+        float[] sum = REF.add(a1, a2).toFloatArray();
+        assertSame(a1, b.addInPlace(a1, a2));
+        Compare.assertClose("addInPlace " + mode(vector), sum, a1.toFloatArray(), 0);
+
+        Tensor img = uniform(r, -1, 1, 2, 5, 7, 33), temb = uniform(r, -1, 1, 2, 33);
+        Compare.assertClose("addPerChannel " + mode(vector), REF.addPerChannel(img, temb).toFloatArray(), b.addPerChannel(img, temb).toFloatArray(), 0);
+
+        Tensor table = uniform(r, -1, 1, 50, 19);
+        int[] ids = {49, 0, 3, 3, 17};
+        Compare.assertClose("embedding " + mode(vector), REF.embedding(table, ids).toFloatArray(), b.embedding(table, ids).toFloatArray(), 0);
+        Compare.assertShape("embedding", new int[] {1, 5, 19}, b.embedding(table, ids).shape());
+
+        float[] ts = {0, 1, 999, 500.5f};
+        for (int dim : new int[] {320, 7}) {
+            Compare.assertClose("timestepEmbedding " + mode(vector), REF.timestepEmbedding(ts, dim, true, 0).toFloatArray(),
+                    b.timestepEmbedding(ts, dim, true, 0).toFloatArray(), 0);
+        }
+    }
+
+    @Test
+    void timestepEmbeddingMatchesDoubleFormula() {
+        // float32 arithmetic as diffusers; against a double evaluation the arguments t·freq differ by rounding only
+        float[] e = cpu(true).timestepEmbedding(new float[] {999}, 320, true, 0).toFloatArray();
+        for (int i = 0; i < 160; i++) {
+            double arg = 999 * Math.exp(-Math.log(10000) * i / 160.0);
+            double tol = 5e-7 * Math.max(1, arg) + 1e-6; // a few float roundings of the argument
+            assertEquals(Math.cos(arg), e[i], tol, "cos column " + i);
+            assertEquals(Math.sin(arg), e[160 + i], tol, "sin column " + i);
+        }
+    }
+
+    // ---------------------------------------------------------------- contracts
+
+    @Test
+    void shapeErrorsNameTheOp() {
+        Backend b = cpu(true);
+        Tensor x = Tensor.allocate(DType.F32, 1, 4, 4, 3);
+        Conv2dWeights w = b.prepareConv2d(Tensor.allocate(DType.F32, 8, 5, 3, 3), null);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.conv2d(x, w, 1, Padding.same(1)));
+        assertTrue(e.getMessage().startsWith("conv2d") && e.getMessage().contains("[1, 4, 4, 3]"), e.getMessage());
+        Conv2dWeights wr = REF.prepareConv2d(Tensor.allocate(DType.F32, 8, 3, 3, 3), null);
+        assertThrows(IllegalArgumentException.class, () -> b.conv2d(x, wr, 1, Padding.same(1)));
+        e = assertThrows(IllegalArgumentException.class, () -> b.add(x, Tensor.allocate(DType.F32, 1, 4, 3, 4)));
+        assertTrue(e.getMessage().startsWith("add"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> b.attention(Tensor.allocate(DType.F32, 1, 3, 8), Tensor.allocate(DType.F32, 1, 4, 8), Tensor.allocate(DType.F32, 1, 5, 8), 2, 1f, false));
+        assertTrue(e.getMessage().startsWith("attention"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> b.groupNorm(x, 2, Tensor.allocate(DType.F32, 3), Tensor.allocate(DType.F32, 3), 1e-5f, false));
+        assertThrows(IllegalArgumentException.class, () -> b.linear(x, b.prepareLinear(Tensor.allocate(DType.F32, 2, 4), null)));
+        assertThrows(IllegalArgumentException.class, () -> b.geglu(Tensor.allocate(DType.F32, 2, 3)));
+        assertThrows(IllegalArgumentException.class, () -> b.sliceChannels(x, 2, 2));
+        assertThrows(IllegalArgumentException.class, () -> b.embedding(Tensor.allocate(DType.F32, 4, 2), new int[] {4}));
+        assertThrows(IllegalArgumentException.class, () -> b.add(x, Tensor.allocate(DType.F16, 1, 4, 4, 3)));
+    }
+
+    @Test
+    void describeNamesThreadsAndVectors() {
+        String d = cpu(true).describe();
+        assertTrue(d.startsWith("CPU: " + Parallel.THREADS + " threads, ") && d.contains("floats"), d);
+        assertTrue(cpu(false).describe().contains("scalar"), cpu(false).describe());
+    }
+
+    @Test
+    void concurrentCallersGetTheSameResults() throws Exception {
+        CpuBackend b = cpu(true);
+        Random r = new Random(19);
+        Tensor x = uniform(r, -1, 1, 1, 16, 16, 32);
+        Conv2dWeights w = b.prepareConv2d(uniform(r, -0.1f, 0.1f, 64, 32, 3, 3), null);
+        float[] expected = b.conv2d(x, w, 1, Padding.same(1)).toFloatArray();
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<float[]>> fs = new ArrayList<>();
+            for (int i = 0; i < 8; i++) fs.add(pool.submit((Callable<float[]>) () -> b.conv2d(x, w, 1, Padding.same(1)).toFloatArray()));
+            for (Future<float[]> f : fs) Compare.assertClose("concurrent conv2d", expected, f.get(), 0);
+        } finally {
+            pool.shutdownNow();
+        }
+        // nested parallelFor from inside a body must not deadlock
+        int[] count = new int[16];
+        Parallel.parallelFor(4, i -> Parallel.parallelFor(4, j -> count[i * 4 + j]++));
+        for (int c : count) assertEquals(1, c);
+    }
+}
