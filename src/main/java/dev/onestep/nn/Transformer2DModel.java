@@ -38,8 +38,8 @@ public final class Transformer2DModel {
         }
         for (BasicTransformerBlock block : blocks) t = block.forward(t, context); // [N, HW, C]
         Tensor out;
-        try (t) {
-            out = projOut.forward(t);                               // [N, HW, C]
+        try (Tensor last = t) {
+            out = projOut.forward(last);                            // [N, HW, C]
         }
         backend.addInPlace(out, x.reshape(n, h * wd, c));
         return out.takeAs(n, h, wd, c);                             // [N, H, W, C]

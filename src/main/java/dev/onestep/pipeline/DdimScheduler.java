@@ -136,26 +136,44 @@ public final class DdimScheduler {
                 default -> throw new IllegalArgumentException("beta_schedule '" + c.betaSchedule() + "' is not supported");
             };
         }
+        // torch.cumprod on the CPU accumulates float32 input in double (acc_type<float> = double), rounding each output
         float[] ac = new float[n];
-        float prod = 1f;
+        double prod = 1.0;
         for (int i = 0; i < n; i++) {
             prod *= (1f - betas[i]);
-            ac[i] = prod;
+            ac[i] = (float) prod;
         }
         return ac;
     }
 
-    /** torch.linspace in float32: start + i·step for the first half, end − (n − 1 − i)·step for the second. */
+    /**
+     * torch.linspace in float32, bit for bit as the CPU kernel of torch 1.13 computes it: step = (end − start)/(n − 1);
+     * values before n/2 are start + step·i, after it end − step·(n − 1 − i); the kernel fills 8-wide vectors (two per
+     * loop turn) as base + k·step from the vector's first element and the tail element-wise, and the build contracts
+     * every a·b + c into an FMA. The fixtures' ᾱ is only reproduced exactly with all three details.
+     */
     static float[] linspace(float start, float end, int n) {
         float[] out = new float[n];
         if (n == 1) {
             out[0] = start;
             return out;
         }
+        final int vec = 8;
         float step = (end - start) / (n - 1);
         int halfway = n / 2;
-        for (int i = 0; i < n; i++) out[i] = i < halfway ? start + step * i : end - step * (n - 1 - i);
+        int i = 0;
+        for (; i <= n - 2 * vec; i += 2 * vec) {
+            for (int v = i; v < i + 2 * vec; v += vec) {
+                float base = linspaceAt(start, end, step, halfway, n, v);
+                for (int k = 0; k < vec; k++) out[v + k] = Math.fma((float) k, step, base);
+            }
+        }
+        for (; i < n; i++) out[i] = linspaceAt(start, end, step, halfway, n, i);
         return out;
+    }
+
+    private static float linspaceAt(float start, float end, float step, int halfway, int n, int i) {
+        return i < halfway ? Math.fma(step, (float) i, start) : Math.fma(-step, (float) (n - 1 - i), end);
     }
 
     // diffusers betas_for_alpha_bar with the cosine ("squaredcos_cap_v2") transform, max_beta 0.999
