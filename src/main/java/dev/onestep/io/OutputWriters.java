@@ -120,7 +120,10 @@ public final class OutputWriters {
         if (Files.isDirectory(target)) throw new IOException(path + ": is a directory, cannot write a file there");
         Path tmp;
         try {
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            // CREATE_NEW with a random name instead of createTempFile: the latter makes 0600 files, while outputs
+            // should get the user's umask like any other file they write
+            tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".tmp");
+            Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW).close();
         } catch (IOException e) {
             throw new IOException(path + ": cannot create a file in " + dir + ": " + e, e);
         }
