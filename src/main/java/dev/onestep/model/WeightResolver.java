@@ -23,7 +23,8 @@ import java.util.TreeSet;
  * error. After a problem the request returns null; the half-built model is discarded by finish().
  */
 public final class WeightResolver {
-    private final WeightSource source;
+    private final WeightSource source;     // null for synthetic weights
+    private final Synthetic synthetic;     // null for real weights
     private final Backend backend;
     private final String prefix;
     private final State state;
@@ -36,29 +37,59 @@ public final class WeightResolver {
     }
 
     public WeightResolver(WeightSource source, Backend backend) {
-        this(source, backend, "", new State());
+        this(source, null, backend, "", new State());
     }
 
-    private WeightResolver(WeightSource source, Backend backend, String prefix, State state) {
+    /**
+     * Deterministic random weights of whatever shape each layer asks for (for benchmarks and memory work at full
+     * size, where real checkpoints are unavailable): PyTorch's default init scale, uniform(±1/√fan_in) for weights,
+     * small biases, norm scales near 1; every tensor seeded from {@code seed} and its name, stored as {@code dtype}.
+     */
+    public static WeightResolver synthetic(Backend backend, long seed, dev.onestep.tensor.DType dtype) {
+        return new WeightResolver(null, new Synthetic(seed, dtype), backend, "", new State());
+    }
+
+    private WeightResolver(WeightSource source, Synthetic synthetic, Backend backend, String prefix, State state) {
         this.source = source;
+        this.synthetic = synthetic;
         this.backend = backend;
         this.prefix = prefix;
         this.state = state;
+    }
+
+    /** What the weights come from, for messages. */
+    public String description() { return source != null ? source.description() : "synthetic weights"; }
+
+    /**
+     * Runs a model constructor against this resolver, then {@link #finish()}; on any failure frees what was prepared
+     * and rethrows as one {@link WeightsException} naming the weights and the component.
+     */
+    public <M> M build(String component, java.util.function.Function<WeightResolver, M> constructor) {
+        try {
+            M m = constructor.apply(this);
+            finish();
+            return m;
+        } catch (RuntimeException e) {
+            release(prepared());
+            if (e instanceof WeightsException) throw e;
+            throw new WeightsException(description() + ": cannot build the " + component + ": " + e.getMessage(), e);
+        }
     }
 
     public Backend backend() { return backend; }
 
     /** A resolver for a sub-module: child("down_blocks.0") resolves "down_blocks.0.*". */
     public WeightResolver child(String name) {
-        return new WeightResolver(source, backend, prefix + name + ".", state);
+        return new WeightResolver(source, synthetic, backend, prefix + name + ".", state);
     }
 
     /** Whether the (prefixed) tensor exists, e.g. an optional conv_shortcut. */
-    public boolean has(String name) { return source.info(prefix + name) != null; }
+    public boolean has(String name) { return source == null || source.info(prefix + name) != null; }
 
     /** The host view of a tensor with the expected shape, or null (problem recorded). */
     public Tensor raw(String name, int... shape) {
         String key = prefix + name;
+        if (synthetic != null) return synthetic.tensor(key, shape);
         TensorInfo info = source.info(key);
         if (info == null) {
             state.missing.add(key + " " + Arrays.toString(shape));
@@ -77,7 +108,11 @@ public final class WeightResolver {
         Tensor w = raw(name + ".weight", out, in, k, k);
         Tensor b = bias ? raw(name + ".bias", out) : null;
         if (w == null || (bias && b == null)) return null;
-        return track(backend.prepareConv2d(w, b));
+        try {
+            return track(backend.prepareConv2d(w, b));
+        } finally {
+            disposeSynthetic(w, b);
+        }
     }
 
     /** name.weight [out, in] and, when {@code bias}, name.bias [out]. */
@@ -85,7 +120,11 @@ public final class WeightResolver {
         Tensor w = raw(name + ".weight", out, in);
         Tensor b = bias ? raw(name + ".bias", out) : null;
         if (w == null || (bias && b == null)) return null;
-        return track(backend.prepareLinear(w, b));
+        try {
+            return track(backend.prepareLinear(w, b));
+        } finally {
+            disposeSynthetic(w, b);
+        }
     }
 
     /** A 1×1 convolution's weight [out, in, 1, 1] loaded as a linear layer over channels (NHWC makes them the same). */
@@ -93,13 +132,28 @@ public final class WeightResolver {
         Tensor w = raw(name + ".weight", out, in, 1, 1);
         Tensor b = bias ? raw(name + ".bias", out) : null;
         if (w == null || (bias && b == null)) return null;
-        return track(backend.prepareLinear(w.reshape(out, in), b));
+        try {
+            return track(backend.prepareLinear(w.reshape(out, in), b));
+        } finally {
+            disposeSynthetic(w, b);
+        }
     }
 
     /** A parameter (norm gamma/beta, embedding table) on the backend. */
     public Tensor param(String name, int... shape) {
         Tensor t = raw(name, shape);
-        return t == null ? null : track(backend.prepareParameter(t));
+        if (t == null) return null;
+        try {
+            return track(backend.prepareParameter(t));
+        } finally {
+            disposeSynthetic(t);
+        }
+    }
+
+    // synthetic host tensors are generated per request; the backend has copied them once prepared
+    private void disposeSynthetic(Tensor... ts) {
+        if (synthetic == null) return;
+        for (Tensor t : ts) if (t != null) t.close();
     }
 
     private <T extends AutoCloseable> T track(T prepared) {
@@ -126,6 +180,7 @@ public final class WeightResolver {
      * normally when the checkpoint matched the config exactly.
      */
     public void finish() {
+        if (source == null) return;
         Set<String> unexpected = new TreeSet<>(source.keys());
         unexpected.removeAll(state.used);
         if (state.missing.isEmpty() && state.wrongShape.isEmpty() && unexpected.isEmpty()) return;
@@ -146,6 +201,28 @@ public final class WeightResolver {
                 break;
             }
             sb.append("\n    ").append(s);
+        }
+    }
+
+    /** Generates the synthetic tensors, one host tensor per request (freed once the backend has prepared it). */
+    private record Synthetic(long seed, dev.onestep.tensor.DType dtype) {
+        Tensor tensor(String key, int[] shape) {
+            Tensor t = Tensor.allocate(dtype, shape);
+            java.util.SplittableRandom r = new java.util.SplittableRandom(seed ^ ((long) key.hashCode() * 0x9E3779B97F4A7C15L));
+            long n = t.numel();
+            boolean norm = shape.length == 1 && key.matches(".*(norm[^.]*|layer_norm\\d?|group_norm)\\.weight");
+            double bound = shape.length >= 2 ? 1.0 / Math.sqrt((double) n / shape[0]) : 0.02;
+            java.lang.foreign.MemorySegment seg = t.data();
+            for (long i = 0; i < n; i++) {
+                float v = (float) (norm ? 1.0 + 0.1 * (r.nextDouble() * 2 - 1) : bound * (r.nextDouble() * 2 - 1));
+                switch (dtype) {
+                    case F32 -> seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
+                    case F16 -> seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, dev.onestep.tensor.DType.f32ToF16(v));
+                    case BF16 -> seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, dev.onestep.tensor.DType.f32ToBf16(v));
+                    default -> throw new IllegalArgumentException("synthetic weights in " + dtype);
+                }
+            }
+            return t;
         }
     }
 }

@@ -45,16 +45,12 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** Builds the text encoder from its config and weights; one error lists every weight that does not fit. */
     public static CLIPTextModel load(ClipTextConfig config, WeightSource weights, Backend backend) {
-        WeightResolver w = new WeightResolver(weights, backend);
-        try {
-            CLIPTextModel m = new CLIPTextModel(w, config);
-            w.finish();
-            return m;
-        } catch (RuntimeException e) {
-            WeightResolver.release(w.prepared());
-            if (e instanceof WeightsException) throw e;
-            throw new WeightsException(weights.description() + ": cannot build the text encoder: " + e.getMessage(), e);
-        }
+        return build(config, new WeightResolver(weights, backend));
+    }
+
+    /** Builds it against any resolver (real or {@link WeightResolver#synthetic synthetic} weights). */
+    public static CLIPTextModel build(ClipTextConfig config, WeightResolver w) {
+        return w.build("text encoder", r -> new CLIPTextModel(r, config));
     }
 
     public ClipTextConfig config() { return config; }

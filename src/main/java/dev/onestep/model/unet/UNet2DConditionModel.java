@@ -2,7 +2,6 @@ package dev.onestep.model.unet;
 
 import dev.onestep.backend.Backend;
 import dev.onestep.io.WeightSource;
-import dev.onestep.io.WeightsException;
 import dev.onestep.io.config.UNetConfig;
 import dev.onestep.model.ActivationHook;
 import dev.onestep.model.WeightResolver;
@@ -87,16 +86,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** Builds the UNet from its config and weights; one error lists every weight that does not fit. */
     public static UNet2DConditionModel load(UNetConfig config, WeightSource weights, Backend backend) {
-        WeightResolver w = new WeightResolver(weights, backend);
-        try {
-            UNet2DConditionModel m = new UNet2DConditionModel(w, config);
-            w.finish();
-            return m;
-        } catch (RuntimeException e) {
-            WeightResolver.release(w.prepared());
-            if (e instanceof WeightsException) throw e;
-            throw new WeightsException(weights.description() + ": cannot build the UNet: " + e.getMessage(), e);
-        }
+        return build(config, new WeightResolver(weights, backend));
+    }
+
+    /** Builds it against any resolver (real or {@link WeightResolver#synthetic synthetic} weights). */
+    public static UNet2DConditionModel build(UNetConfig config, WeightResolver w) {
+        return w.build("UNet", r -> new UNet2DConditionModel(r, config));
     }
 
     public UNetConfig config() { return config; }

@@ -2,7 +2,6 @@ package dev.onestep.model.vae;
 
 import dev.onestep.backend.Backend;
 import dev.onestep.io.WeightSource;
-import dev.onestep.io.WeightsException;
 import dev.onestep.io.config.VaeConfig;
 import dev.onestep.model.ActivationHook;
 import dev.onestep.model.WeightResolver;
@@ -36,16 +35,12 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** Builds the VAE from its config and weights; one error lists every weight that does not fit. */
     public static AutoencoderKL load(VaeConfig config, WeightSource weights, Backend backend) {
-        WeightResolver w = new WeightResolver(weights, backend);
-        try {
-            AutoencoderKL m = new AutoencoderKL(w, config);
-            w.finish();
-            return m;
-        } catch (RuntimeException e) {
-            WeightResolver.release(w.prepared());
-            if (e instanceof WeightsException) throw e;
-            throw new WeightsException(weights.description() + ": cannot build the VAE: " + e.getMessage(), e);
-        }
+        return build(config, new WeightResolver(weights, backend));
+    }
+
+    /** Builds it against any resolver (real or {@link WeightResolver#synthetic synthetic} weights). */
+    public static AutoencoderKL build(VaeConfig config, WeightResolver w) {
+        return w.build("VAE", r -> new AutoencoderKL(r, config));
     }
 
     public VaeConfig config() { return config; }
