@@ -1,0 +1,123 @@
+package dev.onestep.bench;
+
+import dev.onestep.backend.Backend;
+import dev.onestep.backend.CountingBackend;
+import dev.onestep.io.config.UNetConfig;
+import dev.onestep.io.config.VaeConfig;
+import dev.onestep.model.ActivationHook;
+import dev.onestep.model.WeightResolver;
+import dev.onestep.model.unet.UNet2DConditionModel;
+import dev.onestep.model.vae.AutoencoderKL;
+import dev.onestep.tensor.DType;
+import dev.onestep.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Times the one-step pipeline's networks at full size: the SD2 UNet and VAE built from their real configs with
+ * deterministic random weights (real checkpoints are not downloadable here; speed and memory do not depend on
+ * the values). Stages: VAE encode, UNet, VAE decode, and the whole pass (encode → UNet → decode); warm-up
+ * iterations, then timed ones, reported as medians with the FLOPs each stage did.
+ */
+public final class PipelineBenchmark implements AutoCloseable {
+    /** One stage's result. */
+    public record Stage(String name, double medianMs, double minMs, long flops) {
+        public double gflops() { return flops / (medianMs * 1e6); }
+    }
+
+    private final CountingBackend backend;
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private final int height, width;
+    private final int crossDim;
+
+    /** Builds the networks (this takes a while at full size: ~950 M parameters are generated and packed). */
+    public PipelineBenchmark(Backend backend, UNetConfig unetConfig, VaeConfig vaeConfig, int height, int width, long seed) {
+        this.backend = new CountingBackend(backend);
+        this.height = height;
+        this.width = width;
+        this.crossDim = unetConfig.crossAttentionDim();
+        this.unet = UNet2DConditionModel.build(unetConfig, WeightResolver.synthetic(this.backend, seed, DType.F16));
+        this.vae = AutoencoderKL.build(vaeConfig, WeightResolver.synthetic(this.backend, seed + 1, DType.F16));
+    }
+
+    /** Runs {@code warmup} untimed and {@code iterations} timed passes of each stage. */
+    public Map<String, Stage> run(int warmup, int iterations, Consumer<String> log) {
+        Map<String, Stage> out = new LinkedHashMap<>();
+        try (Tensor image = randomImage(); Tensor context = backend.zeros(1, 2, crossDim)) {
+            int[] latentShape;
+            try (Tensor mean = vae.encodeMean(image, ActivationHook.NONE)) {
+                latentShape = mean.shape();
+            }
+            log.accept("latent " + Arrays.toString(latentShape) + " (NHWC) for a " + height + "×" + width + " image");
+            out.put("vae_encode", time("vae_encode", warmup, iterations, log, () -> vae.encodeMean(image, ActivationHook.NONE)));
+            try (Tensor latent = backend.zeros(latentShape);
+                 Tensor input = backend.concatChannels(latent, latent)) {
+                out.put("unet", time("unet", warmup, iterations, log, () -> unet.forward(input, 999f, context, ActivationHook.NONE)));
+                out.put("vae_decode", time("vae_decode", warmup, iterations, log, () -> vae.decode(latent, ActivationHook.NONE)));
+            }
+            out.put("total", time("total", warmup, iterations, log, () -> wholePass(image, context)));
+        }
+        return out;
+    }
+
+    private Tensor wholePass(Tensor image, Tensor context) {
+        try (Tensor mean = vae.encodeMean(image, ActivationHook.NONE);
+             Tensor zeros = backend.zeros(mean.shape());
+             Tensor input = backend.concatChannels(mean, zeros);
+             Tensor v = unet.forward(input, 999f, context, ActivationHook.NONE)) {
+            return vae.decode(v, ActivationHook.NONE);
+        }
+    }
+
+    private interface Pass {
+        Tensor run();
+    }
+
+    private Stage time(String name, int warmup, int iterations, Consumer<String> log, Pass pass) {
+        long flops = 0;
+        for (int i = 0; i < warmup; i++) {
+            backend.reset();
+            try (Tensor t = pass.run()) {
+                backend.synchronize();
+            }
+            flops = backend.flops();
+        }
+        double[] ms = new double[iterations];
+        for (int i = 0; i < iterations; i++) {
+            backend.reset();
+            long t0 = System.nanoTime();
+            try (Tensor t = pass.run()) {
+                backend.synchronize();
+            }
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+            flops = backend.flops();
+            log.accept(String.format(java.util.Locale.ROOT, "  %s #%d: %.1f ms", name, i + 1, ms[i]));
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+        return new Stage(name, median, sorted[0], flops);
+    }
+
+    // a fixed pseudo-random image in [−1, 1]: content does not change the work
+    private Tensor randomImage() {
+        float[] v = new float[height * width * 3];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
+        try (Tensor host = Tensor.of(v, 1, height, width, 3)) {
+            return backend.upload(host);
+        }
+    }
+
+    public Backend backend() { return backend; }
+
+    @Override
+    public void close() {
+        unet.close();
+        vae.close();
+    }
+}
