@@ -105,35 +105,27 @@ public final class WeightResolver {
 
     /** name.weight [out, in, k, k] and, when {@code bias}, name.bias [out]. */
     public Conv2dWeights conv(String name, int out, int in, int k, boolean bias) {
-        Tensor w = raw(name + ".weight", out, in, k, k);
-        Tensor b = bias ? raw(name + ".bias", out) : null;
-        if (w == null || (bias && b == null)) return null;
-        try {
-            return track(backend.prepareConv2d(w, b));
-        } finally {
-            disposeSynthetic(w, b);
-        }
+        return weightAndBias(name, new int[]{out, in, k, k}, bias, backend::prepareConv2d);
     }
 
     /** name.weight [out, in] and, when {@code bias}, name.bias [out]. */
     public LinearWeights linear(String name, int out, int in, boolean bias) {
-        Tensor w = raw(name + ".weight", out, in);
-        Tensor b = bias ? raw(name + ".bias", out) : null;
-        if (w == null || (bias && b == null)) return null;
-        try {
-            return track(backend.prepareLinear(w, b));
-        } finally {
-            disposeSynthetic(w, b);
-        }
+        return weightAndBias(name, new int[]{out, in}, bias, backend::prepareLinear);
     }
 
     /** A 1×1 convolution's weight [out, in, 1, 1] loaded as a linear layer over channels (NHWC makes them the same). */
     public LinearWeights conv1x1AsLinear(String name, int out, int in, boolean bias) {
-        Tensor w = raw(name + ".weight", out, in, 1, 1);
-        Tensor b = bias ? raw(name + ".bias", out) : null;
+        return weightAndBias(name, new int[]{out, in, 1, 1}, bias, (w, b) -> backend.prepareLinear(w.reshape(out, in), b));
+    }
+
+    // name.weight of the given shape (+ name.bias [shape[0]]) prepared by the backend, or null after a recorded problem
+    private <T extends AutoCloseable> T weightAndBias(String name, int[] shape, boolean bias,
+                                                      java.util.function.BiFunction<Tensor, Tensor, T> prepare) {
+        Tensor w = raw(name + ".weight", shape);
+        Tensor b = bias ? raw(name + ".bias", shape[0]) : null;
         if (w == null || (bias && b == null)) return null;
         try {
-            return track(backend.prepareLinear(w.reshape(out, in), b));
+            return track(prepare.apply(w, b));
         } finally {
             disposeSynthetic(w, b);
         }
