@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The `onestep` command line: depth, normals, info. */
 @Command(name = "onestep", mixinStandardHelpOptions = true, version = "OneStep 0.1.0",
         description = "One-step diffusion depth and surface normals (E2E-FT Marigold / Stable Diffusion 2), in Java.",
-        subcommands = {DepthCommand.class, NormalsCommand.class, InfoCommand.class})
+        subcommands = {DepthCommand.class, NormalsCommand.class, InfoCommand.class, MarigoldCommand.class, EvalCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
