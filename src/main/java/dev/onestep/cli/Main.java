@@ -3,17 +3,17 @@ package dev.onestep.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The `onestep` command line: depth, normals, info. */
+/** The `onestep` command line: depth, normals, marigold, eval, info, bench. */
 @Command(name = "onestep", mixinStandardHelpOptions = true, version = "OneStep 0.1.0",
         description = "One-step diffusion depth and surface normals (E2E-FT Marigold / Stable Diffusion 2), in Java.",
-        subcommands = {DepthCommand.class, NormalsCommand.class, InfoCommand.class, BenchCommand.class})
+        subcommands = {DepthCommand.class, NormalsCommand.class, MarigoldCommand.class, EvalCommand.class, InfoCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (depth, normals, info)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (depth, normals, marigold, eval, info, bench)");
     }
 
     public static void main(String[] args) {

@@ -91,81 +91,136 @@ public final class OneStepPipeline implements AutoCloseable {
     /** The processing size (width, height) an image of w × h gets at processing resolution {@code res} (0 = native). */
     public static int[] processingSize(int w, int h, int res) { return Resize.resizeMaxRes(w, h, res); }
 
+    /** The cached empty-prompt embedding [1, L, cross_attention_dim] (owned by the pipeline: do not close). */
+    public Tensor textEmbedding() { return textEmbedding; }
+
+    /**
+     * Steps 1–3: resize to the processing size (uint8, as the reference) and normalise to [−1, 1].
+     *
+     * @return a host tensor [1, h, w, 3] (caller closes)
+     */
+    public Tensor preprocess(RgbImage image, int processingRes, Resize.Mode resample) {
+        int W = image.width(), H = image.height();
+        if (W <= 0 || H <= 0) throw new IllegalArgumentException(image.name() + ": empty image (" + W + "×" + H + ")");
+        int[] size = processingSize(W, H, processingRes);
+        int w = size[0], h = size[1];
+        if (w < 1 || h < 1)
+            throw new IllegalArgumentException(image.name() + ": " + W + "×" + H + " shrinks to " + w + "×" + h + " at processing resolution " + processingRes);
+        RgbImage resized = (w == W && h == H) ? image : Resize.resizeUint8(image, h, w, resample);
+        float[] chw = Normalize.toUnitRange(resized);                                   // [3, h, w]
+        return Tensor.of(Layouts.nchwToNhwc(chw, 1, 3, h, w), 1, h, w, 3);              // [1, h, w, 3]
+    }
+
+    /**
+     * Step 4: VAE-encode a preprocessed image; the mean of the moments times scaling_factor.
+     *
+     * @param host [1, h, w, 3] in [−1, 1] (from {@link #preprocess})
+     * @param dump receives rgb_norm, vae_enc_moments, vae_enc_mean, rgb_latent and the encoder activations, or null
+     * @return the image latent [1, h8, w8, latent_channels] on the backend (caller closes)
+     */
+    public Tensor encode(Tensor host, DumpHook dump) {
+        ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
+        try (Tensor x = backend.upload(host)) {                                          // [1, h, w, 3]
+            if (dump != null) dump.stage("rgb_norm", x);
+            try (Tensor moments = vae.encodeMoments(x, hook.prefixed("vae_enc/"))) {     // [1, h8, w8, 2·4]
+                if (dump != null) dump.stage("vae_enc_moments", moments);
+                try (Tensor mean = backend.sliceChannels(moments, 0, moments.dim(-1) / 2)) { // [1, h8, w8, 4]
+                    if (dump != null) dump.stage("vae_enc_mean", mean);
+                    Tensor latent = backend.axpby(scalingFactor, mean, 0f, null);
+                    if (dump != null) dump.stage("rgb_latent", latent);
+                    return latent;
+                }
+            }
+        }
+    }
+
+    /** Steps 1–4 in one call: image → rgb latent [1, h8, w8, 4] on the backend (caller closes). */
+    public Tensor encodeImage(RgbImage image, int processingRes, Resize.Mode resample, DumpHook dump) {
+        try (Tensor host = preprocess(image, processingRes, resample)) {
+            return encode(host, dump);
+        }
+    }
+
+    /**
+     * One UNet evaluation: input = concat([rgb_latent, x_t]) (image latent FIRST), at timestep t with the
+     * empty-prompt embedding.
+     *
+     * @param rgbLatent [1, h8, w8, 4]
+     * @param xt        [1, h8, w8, 4] the current noisy target latent
+     * @param inputName the dump name of the UNet input ("unet_input"), used only when dump is non-null
+     * @return the model output [1, h8, w8, 4] (v, ε or x0 depending on prediction_type; caller closes)
+     */
+    public Tensor unet(Tensor rgbLatent, Tensor xt, int t, DumpHook dump, String inputName) {
+        ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
+        try (Tensor input = backend.concatChannels(rgbLatent, xt)) {                     // [1, h8, w8, 8]
+            if (dump != null) dump.stage(inputName, input);
+            return unet.forward(input, t, textEmbedding, hook.prefixed("unet/"));        // [1, h8, w8, 4]
+        }
+    }
+
+    /**
+     * Step 10: z = latent / scaling_factor, VAE decode, download.
+     *
+     * @param latent [1, h8, w8, 4] a clean latent (x0)
+     * @param dump   receives vae_dec_input_unscaled, vae_dec_output and the decoder activations, or null
+     * @return the decoder output as channels-first planes [3, 8·h8, 8·w8]
+     */
+    public Planes decodeToPlanes(Tensor latent, DumpHook dump) {
+        ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
+        try (Tensor z = backend.axpby(1f / scalingFactor, latent, 0f, null)) {            // [1, h8, w8, 4]
+            if (dump != null) dump.stage("vae_dec_input_unscaled", z);
+            try (Tensor decoded = vae.decode(z, hook.prefixed("vae_dec/"))) {            // [1, 8h8, 8w8, 3]
+                if (dump != null) dump.stage("vae_dec_output", decoded);
+                int dh = decoded.dim(1), dw = decoded.dim(2), c = decoded.dim(3);
+                try (Tensor host = backend.download(decoded)) {
+                    return new Planes(Layouts.nhwcToNchw(host.toFloatArray(), 1, dh, dw, c), c, dh, dw); // [3, dh, dw]
+                }
+            }
+        }
+    }
+
+    /** A decoded image as channels-first float planes [channels, height, width]. */
+    public record Planes(float[] data, int channels, int height, int width) {}
+
     /**
      * Runs the one-step pipeline on one image.
      *
      * @param dump receives every stage and activation in the fixtures' names, or null
      */
     public Prediction predict(RgbImage image, Task task, int processingRes, Resize.Mode resample, DumpHook dump) {
-        ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
         int W = image.width(), H = image.height();
-        if (W <= 0 || H <= 0) throw new IllegalArgumentException(image.name() + ": empty image (" + W + "×" + H + ")");
         long t0 = System.nanoTime();
-
-        // 1–3: resize (uint8, as the reference) and normalise to [−1, 1]
-        int[] size = processingSize(W, H, processingRes);
-        int w = size[0], h = size[1];
-        if (w < 1 || h < 1)
-            throw new IllegalArgumentException(image.name() + ": " + W + "×" + H + " shrinks to " + w + "×" + h + " at processing resolution " + processingRes);
-        RgbImage resized = (w == W && h == H) ? image : Resize.resizeUint8(image, h, w, resample);
-        float[] chw = Normalize.toUnitRange(resized);                                  // [3, h, w]
-        long t1 = System.nanoTime();
-
-        Tensor decoded;
-        long t2, t3;
-        try (Tensor host = Tensor.of(Layouts.nchwToNhwc(chw, 1, 3, h, w), 1, h, w, 3); // [1, h, w, 3]
-             Tensor x = backend.upload(host)) {
-            if (dump != null) dump.stage("rgb_norm", x);
-            // 4: VAE encode: the mean of the moments, times scaling_factor
-            Tensor latent;
-            try (Tensor moments = vae.encodeMoments(x, hook.prefixed("vae_enc/"))) {    // [1, h8, w8, 2·4]
-                if (dump != null) dump.stage("vae_enc_moments", moments);
-                try (Tensor mean = backend.sliceChannels(moments, 0, moments.dim(-1) / 2)) { // [1, h8, w8, 4]
-                    if (dump != null) dump.stage("vae_enc_mean", mean);
-                    latent = backend.axpby(scalingFactor, mean, 0f, null);
-                }
+        Tensor latent;
+        long t1;
+        // 1–3: resize and normalise; 4: VAE encode
+        try (Tensor host = preprocess(image, processingRes, resample)) {
+            t1 = System.nanoTime();
+            latent = encode(host, dump);
+        }
+        long t2 = System.nanoTime();
+        // 5–9: zero target latent, UNet at t = 999 (trailing spacing, one step), x0 from v
+        Tensor x0;
+        try (latent; Tensor noisy = backend.zeros(latent.shape())) {                    // [1, h8, w8, 4]
+            if (dump != null) dump.stage("text_embedding", textEmbedding);
+            int t = scheduler.timesteps(1, DdimScheduler.Spacing.TRAILING)[0];
+            DdimScheduler.Step step = scheduler.step(t, 1);
+            try (Tensor v = unet(latent, noisy, t, dump, "unet_input")) {               // [1, h8, w8, 4]
+                if (dump != null) dump.stage("unet_output", v);
+                x0 = backend.axpby(step.x0Model(), v, step.x0Sample(), noisy);           // [1, h8, w8, 4]
             }
-            t2 = System.nanoTime();
-            // 5–9: zero target latent, UNet at t = 999 (trailing spacing, one step), x0 from v
-            Tensor x0;
-            try (latent; Tensor noisy = backend.zeros(latent.shape());
-                 Tensor input = backend.concatChannels(latent, noisy)) {                // [1, h8, w8, 8]
-                if (dump != null) {
-                    dump.stage("rgb_latent", latent);
-                    dump.stage("text_embedding", textEmbedding);
-                    dump.stage("unet_input", input);
-                }
-                int t = scheduler.timesteps(1, DdimScheduler.Spacing.TRAILING)[0];
-                DdimScheduler.Step step = scheduler.step(t, 1);
-                try (Tensor v = unet.forward(input, t, textEmbedding, hook.prefixed("unet/"))) { // [1, h8, w8, 4]
-                    if (dump != null) dump.stage("unet_output", v);
-                    x0 = backend.axpby(step.x0Model(), v, step.x0Sample(), noisy);       // [1, h8, w8, 4]
-                }
-            }
-            t3 = System.nanoTime();
-            // 10: decode x0 / scaling_factor
-            try (x0; Tensor z = backend.axpby(1f / scalingFactor, x0, 0f, null)) {
-                if (dump != null) {
-                    dump.stage("x0_latent", x0);
-                    dump.stage("vae_dec_input_unscaled", z);
-                }
-                decoded = vae.decode(z, hook.prefixed("vae_dec/"));                     // [1, 8h8, 8w8, 3]
-            }
+        }
+        long t3 = System.nanoTime();
+        // 10: decode x0 / scaling_factor
+        Planes dec;
+        try (x0) {
+            if (dump != null) dump.stage("x0_latent", x0);
+            dec = decodeToPlanes(x0, dump);                                             // [3, dh, dw]
         }
         long t4 = System.nanoTime();
         // 11–12: post-processing at the decoded size, then back to the input size
-        float[] out;
-        try (decoded) {
-            if (dump != null) dump.stage("vae_dec_output", decoded);
-            int dh = decoded.dim(1), dw = decoded.dim(2);
-            float[] dec;
-            try (Tensor host = backend.download(decoded)) {
-                dec = Layouts.nhwcToNchw(host.toFloatArray(), 1, dh, dw, decoded.dim(3)); // [3, dh, dw]
-            }
-            out = task == Task.DEPTH
-                    ? PostProcess.depth(dec, dh, dw, H, W, resample)
-                    : PostProcess.normals(dec, dh, dw, H, W, resample);
-        }
+        float[] out = task == Task.DEPTH
+                ? PostProcess.depth(dec.data(), dec.height(), dec.width(), H, W, resample)
+                : PostProcess.normals(dec.data(), dec.height(), dec.width(), H, W, resample);
         long t5 = System.nanoTime();
         return new Prediction(task, out, W, H, new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), ms(t5 - t4)));
     }
