@@ -63,7 +63,7 @@ final class BenchCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "built full-size SD2 UNet + VAE in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             err.flush();
             Map<String, PipelineBenchmark.Stage> stages = bench.run(warmup, iters, s -> { err.println(s); err.flush(); });
-            long peak = backend.peakMemoryBytes() > 0 ? backend.peakMemoryBytes() : PredictCommand.peakRssBytes();
+            long peak = backend.peakMemoryBytes() > 0 ? backend.peakMemoryBytes() : Progress.peakRssBytes();
             double peakTflops = backend.peakTflops();
             out.printf(Locale.ROOT, "%s, %s, %dx%d, median of %d (after %d warm-up)%n", backend.describe(), dtype, h, w, iters, warmup);
             out.printf(Locale.ROOT, "%-11s %10s %10s %10s %9s%s%n", "stage", "median ms", "min ms", "GFLOP", "GFLOP/s", peakTflops > 0 ? "  of peak" : "");

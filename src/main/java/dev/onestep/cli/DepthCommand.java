@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
 @Command(name = "depth", mixinStandardHelpOptions = true,
         description = "Predict depth maps (relative, larger = farther) with one forward pass.")
 final class DepthCommand extends PredictCommand {
-    DepthCommand() { super(Task.DEPTH, "GonzaloMG/marigold-e2e-ft-depth", "npy,png16,color"); }
+    DepthCommand() { super(Task.DEPTH, "GonzaloMG/marigold-e2e-ft-depth"); }
 }

@@ -159,7 +159,7 @@ final class EvalCommand implements Callable<Integer> {
 
     private Row run(Backend backend, String label, String modelArg, int n, int members, String spacingArg, String initArg,
                     Task t, DatasetKind k, List<EvalDataset.Sample> samples, PrintWriter err) throws IOException {
-        ModelFolder folder = ModelFolder.open(OutputFiles.resolveModel(modelArg), variant);
+        ModelFolder folder = ModelFolder.open(OutputFiles.resolveModel(modelArg, variant), variant);
         double min = minDepth != null ? minDepth : k.minDepth, max = maxDepth != null ? maxDepth : k.maxDepth;
         DepthMetrics.Summary depthSum = new DepthMetrics.Summary();
         NormalMetrics normals = new NormalMetrics();

@@ -16,8 +16,9 @@ import java.util.concurrent.Callable;
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = "Print a model folder's components, configs, parameter counts and dtypes.")
 final class InfoCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "diffusers model folder")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "DIR|ORG/NAME",
+            description = "diffusers model folder, or a Hugging Face id (cache, else downloaded)")
+    String model;
 
     @Option(names = "--variant", paramLabel = "fp16|bf16", description = "weight file variant to inspect")
     String variant;
@@ -28,8 +29,12 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        ModelFolder folder = ModelFolder.open(model, variant);
-        out.println("model: " + model.toAbsolutePath());
+        Path dir = dev.onestep.io.ModelLocator.locate(model, variant, dev.onestep.io.hub.HubConfig.fromEnvironment(),
+                new Progress(spec.commandLine().getErr(), Progress.isTerminal(), false));
+        ModelFolder folder = ModelFolder.open(dir, variant);
+        out.println("model: " + dir.toAbsolutePath());
+        String task = dev.onestep.io.TaskHint.guess(dir) instanceof dev.onestep.io.TaskHint.Guess g ? g.task().suffix() + " (" + g.evidence() + ")" : "not stated";
+        out.println("task: " + task);
         for (String w : folder.warnings()) out.println("warning: " + w);
         out.println();
         out.println("unet: " + folder.unet());

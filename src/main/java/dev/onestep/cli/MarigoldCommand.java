@@ -127,7 +127,7 @@ final class MarigoldCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--noise fixes the latent size, so it takes exactly one input image");
         Files.createDirectories(outDir);
         ModelFolder folder = ModelFolder.open(OutputFiles.resolveModel(model != null ? model
-                : t == Task.DEPTH ? "prs-eth/marigold-depth-v1-0" : "GonzaloMG/marigold-normals"), variant);
+                : t == Task.DEPTH ? "prs-eth/marigold-depth-v1-0" : "GonzaloMG/marigold-normals", variant), variant);
         if (!quiet) for (String w : folder.warnings()) err.println("warning: " + w);
 
         int failed = 0;

@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
 @Command(name = "normals", mixinStandardHelpOptions = true,
         description = "Predict surface-normal maps (camera-facing = +Z, floor = +Y) with one forward pass.")
 final class NormalsCommand extends PredictCommand {
-    NormalsCommand() { super(Task.NORMALS, "GonzaloMG/marigold-e2e-ft-normals", "npy,png"); }
+    NormalsCommand() { super(Task.NORMALS, "GonzaloMG/marigold-e2e-ft-normals"); }
 }

@@ -1,14 +1,14 @@
 package dev.onestep.cli;
 
-import dev.onestep.io.HubCache;
+import dev.onestep.io.ModelLocator;
+import dev.onestep.io.hub.DownloadListener;
+import dev.onestep.io.hub.HubConfig;
 import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -39,45 +39,26 @@ final class OutputFiles {
         return fmt;
     }
 
-    /** Writes a prediction in the given formats, and the uncertainty [H, W] as .npy when non-null. */
+    /** Writes a prediction in the given formats ({@link ResultWriter#FILES}), and the uncertainty [H, W] as .npy when non-null. */
     static void write(Path outDir, String stem, Prediction p, float[] uncertainty, Set<String> fmt) throws IOException {
-        int h = p.height(), w = p.width();
-        List<IOException> problems = new ArrayList<>();
-        for (String f : fmt) {
-            try {
-                if (p.task() == Task.DEPTH) {
-                    switch (f) {
-                        case "npy" -> OutputWriters.depthNpy(outDir.resolve(stem + "_depth.npy"), p.data(), h, w);
-                        case "png16" -> OutputWriters.depthPng16(outDir.resolve(stem + "_depth.png"), p.data(), h, w);
-                        case "color" -> OutputWriters.depthColor(outDir.resolve(stem + "_depth_color.png"), p.data(), h, w);
-                        default -> throw new IllegalStateException(f);
-                    }
-                } else {
-                    switch (f) {
-                        case "npy" -> OutputWriters.normalsNpy(outDir.resolve(stem + "_normals.npy"), p.data(), h, w);
-                        case "png" -> OutputWriters.normalsPng(outDir.resolve(stem + "_normals.png"), p.data(), h, w);
-                        default -> throw new IllegalStateException(f);
-                    }
-                }
-            } catch (IOException e) {
-                problems.add(e);
-            }
+        IOException first = null;
+        try {
+            ResultWriter.FILES.write(p, outDir, stem, fmt);
+        } catch (IOException e) {
+            first = e;
         }
         if (uncertainty != null) {
             try {
-                OutputWriters.depthNpy(outDir.resolve(stem + "_" + p.task().suffix() + "_uncertainty.npy"), uncertainty, h, w);
+                OutputWriters.depthNpy(outDir.resolve(stem + "_" + p.task().suffix() + "_uncertainty.npy"), uncertainty, p.height(), p.width());
             } catch (IOException e) {
-                problems.add(e);
+                if (first == null) first = e;
             }
         }
-        if (!problems.isEmpty()) throw problems.get(0);
+        if (first != null) throw first;
     }
 
-    /** A model argument: an existing folder, or a Hugging Face id looked up in the local hub cache. */
-    static Path resolveModel(String m) {
-        if (HubCache.looksLikeId(m) && !Files.isDirectory(Path.of(m))) return HubCache.resolve(m);
-        Path p = Path.of(m);
-        if (!Files.isDirectory(p)) throw new dev.onestep.io.WeightsException("model folder " + p + " does not exist");
-        return p;
+    /** A model argument: an existing folder, or a Hugging Face id (cache first, downloaded when missing). */
+    static Path resolveModel(String m, String variant) {
+        return ModelLocator.locate(m, variant, HubConfig.fromEnvironment(), new DownloadListener() {});
     }
 }

@@ -5,9 +5,12 @@ import dev.onestep.backend.Backends;
 import dev.onestep.image.ImageLoader;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;
-import dev.onestep.io.HubCache;
+import dev.onestep.image.ImageProbe;
+import dev.onestep.io.ModelLocator;
+import dev.onestep.io.TaskHint;
+import dev.onestep.io.hub.HubConfig;
+import dev.onestep.pipeline.MemoryBudget;
 import dev.onestep.io.ModelFolder;
-import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.DumpHook;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Prediction;
@@ -19,12 +22,11 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -33,13 +35,15 @@ import java.util.concurrent.Callable;
 abstract class PredictCommand implements Callable<Integer> {
     private final Task task;
     private final String defaultModel;
-    private final String defaultFormats;
 
     @Spec
     CommandSpec spec;
 
+    /** Where results go; tests swap in a failing writer. */
+    ResultWriter writer = ResultWriter.FILES;
+
     @Option(names = "--model", paramLabel = "DIR|ORG/NAME",
-            description = "diffusers model folder, or a Hugging Face id found in the local hub cache (default: ${DEFAULT-VALUE} for this task)")
+            description = "diffusers model folder, or a Hugging Face id: taken from the hub cache (HF_HOME / HF_HUB_CACHE), downloaded there when missing (default: this task's E2E-FT checkpoint)")
     String model;
 
     @Option(names = "--device", defaultValue = "auto", paramLabel = "auto|cpu|cuda", description = "compute device (default: ${DEFAULT-VALUE})")
@@ -76,146 +80,93 @@ abstract class PredictCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "print errors only")
     boolean quiet;
 
+    @Option(names = "--max-memory", paramLabel = "SIZE",
+            description = "refuse images whose activations would need more (e.g. 8g; default: 80% of physical memory)")
+    String maxMemory;
+
+    @Option(names = "--offline", description = "never use the network (as HF_HUB_OFFLINE=1): the model must be cached or local")
+    boolean offline;
+
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "image files, folders (searched recursively), or - for a list on stdin")
     List<String> inputs;
 
-    PredictCommand(Task task, String defaultModel, String defaultFormats) {
+    PredictCommand(Task task, String defaultModel) {
         this.task = task;
         this.defaultModel = defaultModel;
-        this.defaultFormats = defaultFormats;
     }
 
     @Override
     public Integer call() throws IOException {
-        PrintWriter err = spec.commandLine().getErr();
+        Progress out = new Progress(spec.commandLine().getErr(), Progress.isTerminal(), quiet);
         Set<String> fmt = checkFormats();
         Resize.Mode mode = Resize.Mode.parse(resample);
         if (processingRes < 0) throw new ParameterException(spec.commandLine(), "--processing-res must be ≥ 0");
         dev.onestep.tensor.DType.parseCompute(dtype);
+        MemoryBudget budget = memoryBudget();
         List<Path> files = Inputs.expand(inputs, System.in);
         if (files.isEmpty()) {
-            err.println("onestep: no images found in " + inputs);
+            out.error("onestep: no images found in " + inputs);
             return 1;
         }
-        Files.createDirectories(outDir);
-        if (!Files.isWritable(outDir)) throw new IOException("output folder " + outDir + " is not writable");
+        prepareOutputFolder();
 
-        Path modelDir = resolveModel();
+        HubConfig hub = HubConfig.fromEnvironment();
+        if (offline) hub = hub.withOffline(true);
+        Path modelDir = ModelLocator.locate(model != null ? model : defaultModel, variant, hub, out);
         ModelFolder folder = ModelFolder.open(modelDir, variant);
-        if (!quiet) for (String w : folder.warnings()) err.println("warning: " + w);
-        warnOnTaskMismatch(modelDir, err);
+        String mismatch = TaskHint.mismatch(modelDir, task);
+        if (mismatch != null) out.line("warning: " + mismatch);
 
-        int failed = 0;
-        long start = System.nanoTime();
-        double[] stageSums = new double[5];
-        try (Backend backend = Backends.create(device, quiet ? s -> {} : err::println);
+        Map<Path, String> stems = Inputs.outputStems(files);
+        try (Backend backend = Backends.create(device, out::line);
              OneStepPipeline pipeline = OneStepPipeline.load(folder, backend)) {
-            if (!quiet && !dtype.equals("fp32") && backend.name().equals("cpu"))
-                err.println("note: the CPU backend computes in fp32; --dtype " + dtype + " applies on CUDA");
-            for (int i = 0; i < files.size(); i++) {
-                Path f = files.get(i);
+            for (String w : folder.warnings()) out.line("warning: " + w);
+            if (!dtype.equals("fp32") && backend.name().equals("cpu"))
+                out.line("note: the CPU backend computes in fp32; --dtype " + dtype + " applies on CUDA");
+            for (Path f : files) {
                 try {
+                    int[] size = ImageProbe.size(f);
+                    if (size != null) budget.check(f.toString(), size[0], size[1], processingRes, folder.vae());
                     RgbImage img = ImageLoader.load(f, !noExif);
-                    DumpHook hook = dump == null ? null : new DumpHook(backend, files.size() == 1 ? dump : dump.resolve(Inputs.stem(f)));
+                    DumpHook hook = dump == null ? null : new DumpHook(backend, files.size() == 1 ? dump : dump.resolve(stems.get(f)));
                     Prediction p = pipeline.predict(img, task, processingRes, mode, hook);
-                    write(p, Inputs.stem(f), fmt);
-                    Prediction.StageTimes t = p.times();
-                    stageSums[0] += t.preprocessMs(); stageSums[1] += t.encodeMs(); stageSums[2] += t.unetMs();
-                    stageSums[3] += t.decodeMs(); stageSums[4] += t.postprocessMs();
-                    if (!quiet) progress(err, i + 1, files.size(), f, p, start);
+                    writer.write(p, outDir, stems.get(f), fmt);
+                    out.imageDone(files.size(), f, p);
                 } catch (Exception e) {
-                    failed++;
-                    err.println("error: " + f + ": " + Main.message(e));
-                    if (System.getenv("ONESTEP_DEBUG") != null) e.printStackTrace(err);
+                    out.imageFailed(files.size(), f, Main.message(e));
+                    if (System.getenv("ONESTEP_DEBUG") != null) e.printStackTrace(spec.commandLine().getErr());
                 }
-                err.flush();
             }
         }
-        if (!quiet) summary(err, files.size(), failed, start, stageSums);
-        return failed == 0 ? 0 : 1;
+        out.summary(files.size());
+        return out.failed() == 0 ? 0 : 1;
+    }
+
+    private MemoryBudget memoryBudget() {
+        if (maxMemory == null) return MemoryBudget.defaults();
+        try {
+            return MemoryBudget.withLimit(MemoryBudget.parseSize(maxMemory));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--max-memory: " + e.getMessage());
+        }
+    }
+
+    private void prepareOutputFolder() throws IOException {
+        if (Files.exists(outDir) && !Files.isDirectory(outDir))
+            throw new IOException("output folder " + outDir + " is a file, not a folder");
+        try {
+            Files.createDirectories(outDir);
+        } catch (IOException e) {
+            throw new IOException("cannot create the output folder " + outDir + ": " + e.getMessage(), e);
+        }
+        if (!Files.isWritable(outDir)) throw new IOException("output folder " + outDir + " is not writable");
     }
 
     private Set<String> checkFormats() {
-        Set<String> allowed = new LinkedHashSet<>(List.of(defaultFormats.split(",")));
-        Set<String> fmt = new LinkedHashSet<>();
-        for (String f : formats == null ? List.of(defaultFormats.split(",")) : formats) {
-            String s = f.trim().toLowerCase(Locale.ROOT);
-            if (!allowed.contains(s))
-                throw new ParameterException(spec.commandLine(), "unknown format '" + f + "' for " + task.suffix() + " (allowed: " + defaultFormats + ")");
-            fmt.add(s);
-        }
-        return fmt;
-    }
-
-    private Path resolveModel() {
-        String m = model != null ? model : defaultModel;
-        if (HubCache.looksLikeId(m)) return HubCache.resolve(m);
-        Path p = Path.of(m);
-        if (!Files.isDirectory(p)) throw new dev.onestep.io.WeightsException("model folder " + p + " does not exist");
-        return p;
-    }
-
-    private void warnOnTaskMismatch(Path modelDir, PrintWriter err) {
-        if (quiet) return;
-        String name = modelDir.toAbsolutePath().toString().toLowerCase(Locale.ROOT);
-        boolean saysNormals = name.contains("normal"), saysDepth = name.contains("depth");
-        if (task == Task.DEPTH && saysNormals && !saysDepth)
-            err.println("warning: the model's name suggests a normals checkpoint, but `depth` was asked for");
-        if (task == Task.NORMALS && saysDepth && !saysNormals)
-            err.println("warning: the model's name suggests a depth checkpoint, but `normals` was asked for");
-    }
-
-    private void write(Prediction p, String stem, Set<String> fmt) throws IOException {
-        int h = p.height(), w = p.width();
-        List<IOException> problems = new ArrayList<>();
-        for (String f : fmt) {
-            try {
-                if (task == Task.DEPTH) {
-                    switch (f) {
-                        case "npy" -> OutputWriters.depthNpy(outDir.resolve(stem + "_depth.npy"), p.data(), h, w);
-                        case "png16" -> OutputWriters.depthPng16(outDir.resolve(stem + "_depth.png"), p.data(), h, w);
-                        case "color" -> OutputWriters.depthColor(outDir.resolve(stem + "_depth_color.png"), p.data(), h, w);
-                        default -> throw new IllegalStateException(f);
-                    }
-                } else {
-                    switch (f) {
-                        case "npy" -> OutputWriters.normalsNpy(outDir.resolve(stem + "_normals.npy"), p.data(), h, w);
-                        case "png" -> OutputWriters.normalsPng(outDir.resolve(stem + "_normals.png"), p.data(), h, w);
-                        default -> throw new IllegalStateException(f);
-                    }
-                }
-            } catch (IOException e) {
-                problems.add(e);
-            }
-        }
-        if (!problems.isEmpty()) throw problems.get(0);
-    }
-
-    private static void progress(PrintWriter err, int done, int total, Path f, Prediction p, long start) {
-        double elapsed = (System.nanoTime() - start) / 1e9;
-        double rate = done / elapsed;
-        double eta = (total - done) / rate;
-        err.printf(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s  (%.2f images/s, ETA %.0f s)%n",
-                done, total, f.getFileName(), p.width(), p.height(), p.times().totalMs() / 1000, rate, eta);
-    }
-
-    private static void summary(PrintWriter err, int total, int failed, long start, double[] s) {
-        double secs = (System.nanoTime() - start) / 1e9;
-        long peak = peakRssBytes();
-        err.printf(Locale.ROOT, "%d image(s), %d failed, %.2f s total; stage totals: preprocess %.0f ms, VAE encode %.0f ms, "
-                        + "UNet %.0f ms, VAE decode %.0f ms, postprocess %.0f ms; peak RSS %s%n",
-                total, failed, secs, s[0], s[1], s[2], s[3], s[4], peak > 0 ? String.format(Locale.ROOT, "%.0f MB", peak / 1e6) : "n/a");
-    }
-
-    /** VmHWM from /proc/self/status (Linux), or -1. */
-    static long peakRssBytes() {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        } catch (IOException | RuntimeException ignored) {
-            // not Linux: no figure
+            return OutputFiles.formats(task, formats);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        return -1;
     }
 }

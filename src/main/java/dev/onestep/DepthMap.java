@@ -1,0 +1,54 @@
+package dev.onestep;
+
+import dev.onestep.io.OutputWriters;
+import dev.onestep.pipeline.Prediction;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A depth map at the input image's size: {@code data[y·width + x]} in [0, 1], affine-invariant (relative),
+ * larger = farther. The writers go through a temporary file and a rename, so a failed write leaves no file.
+ * {@link #data()} is the map itself, not a copy.
+ */
+public final class DepthMap {
+    private final float[] data;
+    private final int width, height;
+    private final Prediction.StageTimes times;
+
+    DepthMap(float[] data, int width, int height, Prediction.StageTimes times) {
+        if (data.length != (long) width * height) throw new IllegalArgumentException(data.length + " values for " + width + "×" + height);
+        this.data = data;
+        this.width = width;
+        this.height = height;
+        this.times = times;
+    }
+
+    /** Row-major [H·W] values in [0, 1]. */
+    public float[] data() { return data; }
+
+    public int width() { return width; }
+
+    public int height() { return height; }
+
+    /** The depth at column x, row y. */
+    public float get(int x, int y) {
+        if (x < 0 || y < 0 || x >= width || y >= height) throw new IndexOutOfBoundsException("(" + x + ", " + y + ") outside " + width + "×" + height);
+        return data[y * width + x];
+    }
+
+    /** Milliseconds per pipeline stage for this image. */
+    public Prediction.StageTimes times() { return times; }
+
+    /** float32 .npy of shape [H, W]. */
+    public void writeNpy(Path file) throws IOException { OutputWriters.depthNpy(file, data, height, width); }
+
+    /** 16-bit grey PNG of round(d·65535). */
+    public void writePng16(Path file) throws IOException { OutputWriters.depthPng16(file, data, height, width); }
+
+    /** 8-bit RGB PNG with matplotlib's Spectral colour map on [0, 1]. */
+    public void writeColor(Path file) throws IOException { OutputWriters.depthColor(file, data, height, width); }
+
+    @Override
+    public String toString() { return "DepthMap[" + width + "×" + height + "]"; }
+}

@@ -1,0 +1,52 @@
+package dev.onestep;
+
+import dev.onestep.io.OutputWriters;
+import dev.onestep.pipeline.Prediction;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A surface-normal map at the input image's size: three planes {@code data[(c·height + y)·width + x]} (x, y, z)
+ * in [−1, 1]; camera-facing → +Z, floor → +Y, a surface facing image-right → −X. The writers go through a
+ * temporary file and a rename. {@link #data()} is the map itself, not a copy.
+ */
+public final class NormalMap {
+    private final float[] data;
+    private final int width, height;
+    private final Prediction.StageTimes times;
+
+    NormalMap(float[] data, int width, int height, Prediction.StageTimes times) {
+        if (data.length != 3L * width * height) throw new IllegalArgumentException(data.length + " values for 3×" + width + "×" + height);
+        this.data = data;
+        this.width = width;
+        this.height = height;
+        this.times = times;
+    }
+
+    /** Channels-first [3·H·W] values in [−1, 1]. */
+    public float[] data() { return data; }
+
+    public int width() { return width; }
+
+    public int height() { return height; }
+
+    /** Component c (0 = x, 1 = y, 2 = z) at column x, row y. */
+    public float get(int c, int x, int y) {
+        if (c < 0 || c > 2 || x < 0 || y < 0 || x >= width || y >= height)
+            throw new IndexOutOfBoundsException("(" + c + ", " + x + ", " + y + ") outside 3×" + width + "×" + height);
+        return data[(c * height + y) * width + x];
+    }
+
+    /** Milliseconds per pipeline stage for this image. */
+    public Prediction.StageTimes times() { return times; }
+
+    /** float32 .npy of shape [3, H, W]. */
+    public void writeNpy(Path file) throws IOException { OutputWriters.normalsNpy(file, data, height, width); }
+
+    /** 8-bit RGB PNG of (n + 1)/2·255. */
+    public void writePng(Path file) throws IOException { OutputWriters.normalsPng(file, data, height, width); }
+
+    @Override
+    public String toString() { return "NormalMap[" + width + "×" + height + "]"; }
+}

@@ -1,0 +1,237 @@
+package dev.onestep;
+
+import dev.onestep.backend.Backend;
+import dev.onestep.backend.Backends;
+import dev.onestep.image.ImageLoader;
+import dev.onestep.image.ImageProbe;
+import dev.onestep.image.Resize;
+import dev.onestep.image.RgbImage;
+import dev.onestep.io.ModelFolder;
+import dev.onestep.io.ModelLocator;
+import dev.onestep.io.TaskHint;
+import dev.onestep.io.hub.DownloadListener;
+import dev.onestep.io.hub.HubConfig;
+import dev.onestep.pipeline.MemoryBudget;
+import dev.onestep.pipeline.OneStepPipeline;
+import dev.onestep.pipeline.Prediction;
+import dev.onestep.pipeline.Task;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * OneStep as a library: load a checkpoint once, predict depth or normals for many images.
+ *
+ * <pre>{@code
+ * try (OneStep model = OneStep.load("GonzaloMG/marigold-e2e-ft-depth", OneStep.Options.defaults())) {
+ *     DepthMap depth = model.predictDepth(Path.of("photo.jpg"));   // [H·W] in [0, 1], larger = farther
+ *     depth.writePng16(Path.of("photo_depth.png"));
+ *     float d = depth.get(120, 80);
+ * }
+ * }</pre>
+ *
+ * <p>{@code load} takes a local diffusers folder or a Hugging Face id (looked up in the shared hub cache, downloaded
+ * when missing unless HF_HUB_OFFLINE is set; see {@link HubConfig}). A checkpoint is fine-tuned for one task: use
+ * {@code predictDepth} with a depth checkpoint and {@code predictNormals} with a normals one (a mismatch is
+ * reported once through the {@link Listener}).
+ *
+ * <p><b>Threads.</b> An instance is thread-safe: predictions are serialised on the instance (one at a time, in
+ * arrival order of the lock), because one prediction already uses every core on the CPU backend and the pipeline
+ * reuses its buffers. For parallelism across devices, load one instance per device. {@link #close} waits for a
+ * running prediction, then frees the weights; later calls throw {@link IllegalStateException}.
+ *
+ * <p>Nothing here prints or exits: messages go to the {@link Listener}; failures are exceptions —
+ * {@link IOException} for unreadable files (an {@link dev.onestep.image.ImageException} names the file),
+ * {@link IllegalArgumentException} for a zero-size image or one too large for the memory budget (the message gives
+ * the size it would need), {@link dev.onestep.io.WeightsException} for a missing or broken checkpoint.
+ */
+public final class OneStep implements AutoCloseable {
+    /** Where messages go; every method has an empty default. Download progress comes through the parent's methods. */
+    public interface Listener extends DownloadListener {
+        Listener NONE = new Listener() {};
+
+        /** Informational: the backend chosen, a model resolved. */
+        default void info(String message) {}
+
+        /** Something worth a warning: weights-variant fallbacks, a task/checkpoint mismatch. */
+        default void warning(String message) {}
+    }
+
+    /**
+     * Loading and prediction settings; start from {@link #defaults()} and change fields with the {@code with*} methods.
+     *
+     * @param device        "auto", "cpu" or "cuda"
+     * @param processingRes longest side the network sees (768 default; 0 = native size, bounded by the memory budget)
+     * @param resample      resize filter both ways
+     * @param variant       weights variant to load ("fp16", "bf16") or null for fp32
+     * @param exif          apply JPEG EXIF orientation when reading files (the reference does not)
+     * @param maxMemory     activation memory limit in bytes; 0 = 80 % of physical memory
+     * @param hub           Hugging Face cache and endpoint settings
+     * @param listener      receives messages and download progress
+     */
+    public record Options(String device, int processingRes, Resize.Mode resample, String variant, boolean exif,
+                          long maxMemory, HubConfig hub, Listener listener) {
+        public Options {
+            Objects.requireNonNull(device, "device");
+            Objects.requireNonNull(resample, "resample");
+            Objects.requireNonNull(hub, "hub");
+            if (processingRes < 0) throw new IllegalArgumentException("processingRes must be ≥ 0, got " + processingRes);
+            if (maxMemory < 0) throw new IllegalArgumentException("maxMemory must be ≥ 0, got " + maxMemory);
+            listener = listener == null ? Listener.NONE : listener;
+        }
+
+        /** auto device, 768, bilinear, fp32 weights, EXIF applied, automatic memory limit, hub settings from the environment. */
+        public static Options defaults() {
+            return new Options("auto", 768, Resize.Mode.BILINEAR, null, true, 0, HubConfig.fromEnvironment(), Listener.NONE);
+        }
+
+        public Options withDevice(String d) { return new Options(d, processingRes, resample, variant, exif, maxMemory, hub, listener); }
+
+        public Options withProcessingRes(int r) { return new Options(device, r, resample, variant, exif, maxMemory, hub, listener); }
+
+        public Options withResample(Resize.Mode m) { return new Options(device, processingRes, m, variant, exif, maxMemory, hub, listener); }
+
+        public Options withVariant(String v) { return new Options(device, processingRes, resample, v, exif, maxMemory, hub, listener); }
+
+        public Options withExif(boolean e) { return new Options(device, processingRes, resample, variant, e, maxMemory, hub, listener); }
+
+        public Options withMaxMemory(long bytes) { return new Options(device, processingRes, resample, variant, exif, bytes, hub, listener); }
+
+        public Options withHub(HubConfig h) { return new Options(device, processingRes, resample, variant, exif, maxMemory, h, listener); }
+
+        public Options withListener(Listener l) { return new Options(device, processingRes, resample, variant, exif, maxMemory, hub, l); }
+    }
+
+    private final Options options;
+    private final ModelFolder folder;
+    private final Backend backend;
+    private final OneStepPipeline pipeline;
+    private final MemoryBudget budget;
+    private final Set<Task> warnedTasks = EnumSet.noneOf(Task.class);
+    private boolean closed;
+
+    private OneStep(Options options, ModelFolder folder, Backend backend, OneStepPipeline pipeline) {
+        this.options = options;
+        this.folder = folder;
+        this.backend = backend;
+        this.pipeline = pipeline;
+        this.budget = options.maxMemory() > 0 ? MemoryBudget.withLimit(options.maxMemory()) : MemoryBudget.defaults();
+    }
+
+    /** Loads a local diffusers folder or a Hugging Face id (ORG/NAME). */
+    public static OneStep load(String modelOrId, Options options) {
+        Objects.requireNonNull(modelOrId, "modelOrId");
+        return load(ModelLocator.locate(modelOrId, options.variant(), options.hub(), options.listener()), options);
+    }
+
+    /** Loads a local diffusers folder. */
+    public static OneStep load(Path modelDir, Options options) {
+        ModelFolder folder = ModelFolder.open(modelDir, options.variant());
+        Backend backend = Backends.create(options.device(), options.listener()::info);
+        try {
+            OneStepPipeline pipeline = OneStepPipeline.load(folder, backend);
+            for (String w : folder.warnings()) options.listener().warning(w);
+            return new OneStep(options, folder, backend, pipeline);
+        } catch (RuntimeException | Error e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    /** The local model folder in use (a hub cache snapshot for an id). */
+    public Path modelDir() { return folder.dir(); }
+
+    /** The task the checkpoint appears to be fine-tuned for, or null when its metadata does not say. */
+    public Task likelyTask() {
+        TaskHint.Guess g = TaskHint.guess(folder.dir());
+        return g == null ? null : g.task();
+    }
+
+    public Options options() { return options; }
+
+    /** Depth for an image file (EXIF orientation per {@link Options#exif()}). */
+    public DepthMap predictDepth(Path image) throws IOException {
+        Prediction p = run(readChecked(image), Task.DEPTH);
+        return new DepthMap(p.data(), p.width(), p.height(), p.times());
+    }
+
+    /** Depth for an in-memory image. */
+    public DepthMap predictDepth(BufferedImage image) {
+        Prediction p = run(fromBuffered(image), Task.DEPTH);
+        return new DepthMap(p.data(), p.width(), p.height(), p.times());
+    }
+
+    /** Depth for RGB planes [3, H, W] (channels first, row-major) with values in [0, 1]. */
+    public DepthMap predictDepth(float[] rgbChw, int width, int height) {
+        Prediction p = run(fromFloats(rgbChw, width, height), Task.DEPTH);
+        return new DepthMap(p.data(), p.width(), p.height(), p.times());
+    }
+
+    /** Normals for an image file. */
+    public NormalMap predictNormals(Path image) throws IOException {
+        Prediction p = run(readChecked(image), Task.NORMALS);
+        return new NormalMap(p.data(), p.width(), p.height(), p.times());
+    }
+
+    /** Normals for an in-memory image. */
+    public NormalMap predictNormals(BufferedImage image) {
+        Prediction p = run(fromBuffered(image), Task.NORMALS);
+        return new NormalMap(p.data(), p.width(), p.height(), p.times());
+    }
+
+    /** Normals for RGB planes [3, H, W] with values in [0, 1]. */
+    public NormalMap predictNormals(float[] rgbChw, int width, int height) {
+        Prediction p = run(fromFloats(rgbChw, width, height), Task.NORMALS);
+        return new NormalMap(p.data(), p.width(), p.height(), p.times());
+    }
+
+    private RgbImage readChecked(Path file) throws IOException {
+        int[] size = ImageProbe.size(file);
+        if (size != null) budget.check(file.toString(), size[0], size[1], options.processingRes(), folder.vae());
+        return ImageLoader.load(file, options.exif());
+    }
+
+    private RgbImage fromBuffered(BufferedImage bi) {
+        Objects.requireNonNull(bi, "image");
+        budget.check("image", bi.getWidth(), bi.getHeight(), options.processingRes(), folder.vae());
+        return ImageLoader.fromBufferedImage(bi);
+    }
+
+    /** [0, 1] floats to the 8-bit image the reference works on: round(v·255), clipped; NaN → 0. */
+    private RgbImage fromFloats(float[] chw, int w, int h) {
+        Objects.requireNonNull(chw, "rgbChw");
+        budget.check("image", w, h, options.processingRes(), folder.vae());
+        if (chw.length != 3L * w * h) throw new IllegalArgumentException(chw.length + " values for a 3×" + h + "×" + w + " image");
+        byte[] planes = new byte[chw.length];
+        for (int i = 0; i < chw.length; i++) {
+            float v = chw[i];
+            planes[i] = (byte) (Float.isNaN(v) ? 0 : Math.round(Math.min(1f, Math.max(0f, v)) * 255f));
+        }
+        return new RgbImage(planes, w, h, "float image");
+    }
+
+    private synchronized Prediction run(RgbImage img, Task task) {
+        if (closed) throw new IllegalStateException("this OneStep instance is closed");
+        budget.check(img.name(), img.width(), img.height(), options.processingRes(), folder.vae());
+        if (warnedTasks.add(task)) {
+            String w = TaskHint.mismatch(folder.dir(), task);
+            if (w != null) options.listener().warning(w);
+        }
+        return pipeline.predict(img, task, options.processingRes(), options.resample(), null);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            pipeline.close();
+        } finally {
+            backend.close();
+        }
+    }
+}

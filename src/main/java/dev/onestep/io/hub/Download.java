@@ -1,0 +1,118 @@
+package dev.onestep.io.hub;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * Fetches one file into blobs/ETAG: bytes go to blobs/ETAG.incomplete, a broken transfer is resumed from the
+ * bytes already there with an HTTP Range request (also across runs), and the finished file is checked against
+ * its etag before it is renamed into place: sha256 for LFS files, the git blob sha1 for the others. A file that
+ * fails the check is deleted and reported, never linked into a snapshot.
+ */
+final class Download {
+    private Download() {}
+
+    /** Transfers tried per file before giving up (each resumes where the previous stopped). */
+    static final int ATTEMPTS = 4;
+    private static final int BUFFER = 1 << 16;
+
+    /** Makes sure the verified blob for {@code meta} is in the cache; returns its size. */
+    static long fetch(HubClient client, HubCacheLayout layout, String revision, String path,
+                      HubClient.FileMeta meta, DownloadListener listener) throws IOException {
+        Path blob = layout.blob(meta.etag());
+        if (Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size())) return Files.size(blob);
+        Files.createDirectories(blob.getParent());
+        Path part = layout.incomplete(meta.etag());
+        IOException last = null;
+        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+            long have = Files.exists(part) ? Files.size(part) : 0;
+            if (meta.size() >= 0 && have > meta.size()) {
+                Files.delete(part);
+                have = 0;
+            }
+            if (meta.size() >= 0 && have == meta.size()) break;
+            if (have > 0) listener.downloadNote(path + ": resuming at " + have + " of " + meta.size() + " bytes");
+            try {
+                transfer(client, layout.id(), revision, path, part, have, meta.size(), listener);
+                if (meta.size() < 0 || Files.size(part) == meta.size()) break;
+                last = new IOException(path + ": the transfer ended at " + Files.size(part) + " of " + meta.size() + " bytes");
+            } catch (IOException e) {
+                last = e;
+                listener.downloadNote(path + ": transfer interrupted (" + e.getMessage() + "); retrying");
+            }
+            if (attempt == ATTEMPTS) throw new HubException(path + ": download failed after " + ATTEMPTS + " attempts; "
+                    + "the partial file " + part + " is kept and the next run resumes it: " + last.getMessage(), last);
+        }
+        verify(part, path, meta);
+        Files.move(part, blob, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        long size = Files.size(blob);
+        listener.fileDone(path, size);
+        return size;
+    }
+
+    private static void transfer(HubClient client, String id, String revision, String path, Path part, long from,
+                                 long total, DownloadListener listener) throws IOException {
+        HttpResponse<InputStream> r = client.get(id, revision, path, from);
+        boolean append = from > 0 && r.statusCode() == 206;
+        long done = append ? from : 0;
+        try (InputStream in = r.body();
+             OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                     append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+            byte[] buf = new byte[BUFFER];
+            long lastReport = 0;
+            listener.fileProgress(path, done, total);
+            for (int n; (n = in.read(buf)) > 0; ) {
+                out.write(buf, 0, n);
+                done += n;
+                if (done - lastReport >= (1 << 20)) {
+                    listener.fileProgress(path, done, total);
+                    lastReport = done;
+                }
+            }
+        }
+        listener.fileProgress(path, done, total);
+    }
+
+    private static void verify(Path part, String path, HubClient.FileMeta meta) throws IOException {
+        String kind, actual;
+        if (meta.isSha256()) {
+            kind = "sha256";
+            actual = digest(part, "SHA-256", null);
+        } else if (meta.isGitSha1()) {
+            kind = "git sha1";
+            actual = digest(part, "SHA-1", ("blob " + Files.size(part) + "\0").getBytes(StandardCharsets.US_ASCII));
+        } else {
+            return; // an etag that is not a content hash (some mirrors): nothing to check against
+        }
+        if (!actual.equals(meta.etag())) {
+            Files.deleteIfExists(part);
+            throw new HubException(path + ": checksum mismatch, expected " + kind + " " + meta.etag() + " but the download has "
+                    + actual + "; the corrupted file was deleted, run again to download it afresh");
+        }
+    }
+
+    static String digest(Path file, String algorithm, byte[] prefix) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance(algorithm);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        if (prefix != null) md.update(prefix);
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[BUFFER];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}

@@ -1,0 +1,141 @@
+package dev.onestep.io.hub;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Turns a hub id into a local diffusers folder: a complete snapshot already in the cache is used without any
+ * network access (so a second run, or an offline machine, needs none); otherwise, unless HF_HUB_OFFLINE is set,
+ * the files inference needs ({@link FileSelection}) are downloaded into the shared cache ({@link HubCacheLayout},
+ * {@link Download}) and refs/main is pointed at the commit once everything is in place. Only revision "main".
+ */
+public final class HubResolver {
+    private static final String REVISION = "main";
+
+    private final HubConfig config;
+    private final DownloadListener listener;
+
+    public HubResolver(HubConfig config, DownloadListener listener) {
+        this.config = config;
+        this.listener = listener == null ? DownloadListener.NONE : listener;
+    }
+
+    /** The snapshot folder for {@code id}, downloading what is missing when allowed. */
+    public Path resolve(String id, String variant) {
+        HubCacheLayout layout = new HubCacheLayout(config.cacheDir(), id);
+        Path cached;
+        try {
+            cached = layout.cachedSnapshot(REVISION);
+        } catch (IOException e) {
+            throw new HubException(layout.repoDir() + ": unreadable Hugging Face cache entry: " + e.getMessage(), e);
+        }
+        if (cached != null && isComplete(cached, variant)) return cached;
+        if (config.offline()) {
+            if (cached != null) return cached; // let the model folder say precisely what is missing
+            throw new HubException(notCached(id, "HF_HUB_OFFLINE is set, so nothing is downloaded"));
+        }
+        try {
+            return download(layout, variant);
+        } catch (IOException e) {
+            if (!isNetworkFailure(e)) throw new HubException(id + ": download failed: " + e.getMessage(), e);
+            if (cached != null) {
+                listener.downloadNote("cannot reach " + config.endpoint() + " (" + e + "); using the cached snapshot " + cached);
+                return cached;
+            }
+            throw new HubException(notCached(id, "the hub at " + config.endpoint() + " cannot be reached (" + e + ")"), e);
+        }
+    }
+
+    private Path download(HubCacheLayout layout, String variant) throws IOException {
+        String id = layout.id();
+        HubClient client = new HubClient(config);
+        HubClient.RepoInfo info = client.repoInfo(id, REVISION);
+        if (FileSelection.weightsFile(Set.copyOf(info.files()), "unet", variant) == null)
+            throw new HubException(id + " has no UNet weights (unet/diffusion_pytorch_model*.safetensors) among its "
+                    + info.files().size() + " files; OneStep needs a diffusers checkpoint in safetensors format");
+        String commit = info.sha();
+        // small files first: their shard indexes say which weight files to fetch, so the total is known up front
+        commit = fetchAll(client, layout, commit, FileSelection.smallFiles(info.files(), variant), false);
+        Path snapshot = layout.snapshot(commit);
+        commit = fetchAll(client, layout, commit, FileSelection.weightFiles(info.files(), variant, snapshot), true);
+        layout.writeRef(REVISION, commit);
+        return layout.snapshot(commit);
+    }
+
+    /** Fetches and links every file not yet in the snapshot; returns the commit (from the listing or X-Repo-Commit). */
+    private String fetchAll(HubClient client, HubCacheLayout layout, String commit, List<String> files, boolean announce) throws IOException {
+        List<String> todo = new ArrayList<>();
+        for (String f : files) if (commit == null || !Files.isRegularFile(layout.snapshot(commit).resolve(f))) todo.add(f);
+        if (todo.isEmpty()) return commit;
+        List<HubClient.FileMeta> metas = new ArrayList<>();
+        long total = 0;
+        for (String f : todo) {
+            HubClient.FileMeta m = client.head(layout.id(), commit != null ? commit : REVISION, f);
+            if (commit == null) commit = m.commit();
+            if (commit == null) throw new IOException(layout.id() + ": the hub named no commit (no sha, no X-Repo-Commit)");
+            metas.add(m);
+            total = total < 0 || m.size() < 0 ? -1 : total + m.size();
+        }
+        if (announce) listener.downloadStarted(layout.id(), todo.size(), total);
+        for (int i = 0; i < todo.size(); i++) {
+            HubClient.FileMeta m = metas.get(i);
+            Download.fetch(client, layout, commit, todo.get(i), m, listener);
+            layout.link(commit, todo.get(i), m.etag());
+        }
+        return commit;
+    }
+
+    /** Whether a snapshot has configs and weights (every shard included) for the three networks in the variant. */
+    static boolean isComplete(Path snapshot, String variant) {
+        Set<String> have = new HashSet<>();
+        try (Stream<Path> s = Files.walk(snapshot)) {
+            s.filter(Files::isRegularFile).forEach(p -> have.add(snapshot.relativize(p).toString().replace('\\', '/')));
+        } catch (IOException | UncheckedIOException e) {
+            return false;
+        }
+        if (!have.contains("scheduler/scheduler_config.json")) return false;
+        for (String c : FileSelection.NETWORKS) {
+            String w = FileSelection.weightsFile(have, c, variant);
+            if (!have.contains(c + "/config.json") || w == null) return false;
+            if (variant != null && !w.contains("." + variant + ".")) return false;
+            if (w.endsWith(".json")) {
+                try {
+                    for (String shard : FileSelection.weightFiles(List.copyOf(have), variant, snapshot))
+                        if (!have.contains(shard)) return false;
+                } catch (RuntimeException e) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private static boolean isNetworkFailure(IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof ConnectException || t instanceof java.net.UnknownHostException || t instanceof HttpConnectTimeoutException
+                    || t instanceof HttpTimeoutException || t instanceof java.nio.channels.UnresolvedAddressException
+                    || t instanceof java.net.NoRouteToHostException)
+                return true;
+        return false;
+    }
+
+    /** The one message for a model that is neither cached nor downloadable: what to fetch and where to put it. */
+    private String notCached(String id, String why) {
+        String folder = "models--" + id.replace("/", "--");
+        return "model " + id + " is not in the Hugging Face cache (" + config.cacheDir() + ") and " + why + ". "
+                + "On a machine with network access run `huggingface-cli download " + id + " --exclude '*.bin' '*.ckpt'` "
+                + "(or `hf download " + id + "`), then copy its cache folder " + folder + " into " + config.cacheDir()
+                + " (or point HF_HOME / HF_HUB_CACHE at the cache that holds it); or download the repository's files and pass "
+                + "--model with that local diffusers folder.";
+    }
+}

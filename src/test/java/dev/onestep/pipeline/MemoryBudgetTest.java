@@ -1,0 +1,42 @@
+package dev.onestep.pipeline;
+
+import dev.onestep.io.config.VaeConfig;
+import dev.onestep.testutil.Fixtures;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MemoryBudgetTest {
+    @Test
+    void sd2AtNativeSizeOfAPhoneImageIsRefusedWith768Accepted() {
+        java.util.Map<String, Object> json = new java.util.HashMap<>(dev.onestep.io.JsonFields.readObject(Fixtures.model().resolve("vae/config.json")));
+        json.put("block_out_channels", java.util.List.of(128L, 256L, 512L, 512L));
+        VaeConfig sd2 = VaeConfig.fromJson(json, null);
+        // 5 × 256 channels × 4 bytes per processed pixel
+        assertEquals(768L * 768 * 5 * 256 * 4, MemoryBudget.activationBytes(768, 768, sd2));
+        MemoryBudget b = MemoryBudget.withLimit(MemoryBudget.parseSize("16g"));
+        assertDoesNotThrow(() -> b.check("photo.jpg", 4000, 3000, 768, sd2));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.check("photo.jpg", 4000, 3000, 0, sd2));
+        assertTrue(e.getMessage().contains("photo.jpg: 4000×3000 at processing resolution 0 (native)")
+                && e.getMessage().contains("57.2 GB") && e.getMessage().contains("16.0 GB"), e.getMessage());
+    }
+
+    @Test
+    void sizesParse() {
+        assertEquals(512L << 20, MemoryBudget.parseSize("512m"));
+        assertEquals(3L << 29, MemoryBudget.parseSize("1.5G"));
+        assertEquals(8L << 30, MemoryBudget.parseSize("8GiB"));
+        assertEquals(2048, MemoryBudget.parseSize("2048"));
+        assertThrows(IllegalArgumentException.class, () -> MemoryBudget.parseSize("lots"));
+        assertThrows(IllegalArgumentException.class, () -> MemoryBudget.parseSize("-1g"));
+    }
+
+    @Test
+    void theFixtureVaeEstimateIsSmall() {
+        VaeConfig tiny = VaeConfig.load(Fixtures.model().resolve("vae/config.json"));
+        assertEquals(64L * 48 * 5 * 32 * 4, MemoryBudget.activationBytes(64, 48, tiny));
+    }
+}

@@ -1,0 +1,174 @@
+package dev.onestep.testutil;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Stream;
+
+/**
+ * A loopback stand-in for the Hugging Face hub serving one model folder as repository {@code id}: the revision
+ * listing, HEAD/GET on /ID/resolve/REV/PATH (LFS files — *.safetensors — answer with a 302 to /cdn/PATH carrying
+ * X-Linked-Etag = sha256 and X-Linked-Size, as the hub does; other files with ETag = git blob sha1), and Range
+ * requests. Knobs: cut the first GET of a file after some bytes, serve a corrupted copy of a file. Every request
+ * is recorded.
+ */
+public final class FakeHub implements AutoCloseable {
+    public static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
+    private final String id;
+    private final Map<String, byte[]> files = new TreeMap<>();
+    private final HttpServer server;
+    private final ExecutorService pool = Executors.newCachedThreadPool();
+    /** "METHOD /path [Range]" of every request, in order. */
+    public final List<String> requests = Collections.synchronizedList(new ArrayList<>());
+    /** Files whose first GET stops after {@code value} bytes. */
+    public final Map<String, Integer> cutFirstGet = new ConcurrentHashMap<>();
+    /** Files served with one byte flipped (their etag stays the true sha256). */
+    public final Set<String> corrupt = ConcurrentHashMap.newKeySet();
+
+    public FakeHub(String id, Path modelDir) throws IOException {
+        this.id = id;
+        try (Stream<Path> s = Files.walk(modelDir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList())
+                files.put(modelDir.relativize(p).toString().replace('\\', '/'), Files.readAllBytes(p));
+        }
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", this::handle);
+        server.setExecutor(pool);
+        server.start();
+    }
+
+    public String endpoint() { return "http://127.0.0.1:" + server.getAddress().getPort(); }
+
+    public Map<String, byte[]> files() { return files; }
+
+    public static String sha256(byte[] b) { return hex("SHA-256", null, b); }
+
+    public static String gitSha1(byte[] b) {
+        return hex("SHA-1", ("blob " + b.length + "\0").getBytes(StandardCharsets.US_ASCII), b);
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        String path = ex.getRequestURI().getPath();
+        String range = ex.getRequestHeaders().getFirst("Range");
+        requests.add(ex.getRequestMethod() + " " + path + (range != null ? " " + range : ""));
+        try {
+            String api = "/api/models/" + id + "/revision/";
+            String resolve = "/" + id + "/resolve/";
+            if (path.startsWith(api)) {
+                StringBuilder j = new StringBuilder("{\"id\":\"" + id + "\",\"sha\":\"" + COMMIT + "\",\"siblings\":[");
+                int i = 0;
+                for (String f : files.keySet()) j.append(i++ > 0 ? "," : "").append("{\"rfilename\":\"").append(f).append("\"}");
+                j.append(",{\"rfilename\":\".gitattributes\"},{\"rfilename\":\"README.md\"}]}");
+                send(ex, 200, j.toString().getBytes(StandardCharsets.UTF_8), null);
+            } else if (path.startsWith(resolve)) {
+                String rest = path.substring(resolve.length());
+                String file = rest.substring(rest.indexOf('/') + 1);
+                byte[] b = files.get(file);
+                if (b == null) {
+                    send(ex, 404, "Entry not found".getBytes(StandardCharsets.UTF_8), null);
+                    return;
+                }
+                ex.getResponseHeaders().add("X-Repo-Commit", COMMIT);
+                if (file.endsWith(".safetensors")) {
+                    ex.getResponseHeaders().add("X-Linked-Etag", "\"" + sha256(b) + "\"");
+                    ex.getResponseHeaders().add("X-Linked-Size", String.valueOf(b.length));
+                    ex.getResponseHeaders().add("ETag", "\"" + gitSha1(("version https://git-lfs.github.com/spec/v1\noid sha256:" + sha256(b)).getBytes(StandardCharsets.UTF_8)) + "\"");
+                    ex.getResponseHeaders().add("Location", endpoint() + "/cdn/" + file);
+                    ex.sendResponseHeaders(302, -1);
+                    ex.close();
+                } else {
+                    ex.getResponseHeaders().add("ETag", "\"" + gitSha1(b) + "\"");
+                    serveBody(ex, file, b, range);
+                }
+            } else if (path.startsWith("/cdn/")) {
+                String file = path.substring("/cdn/".length());
+                byte[] b = files.get(file);
+                if (b == null) send(ex, 404, new byte[0], null);
+                else serveBody(ex, file, b, range);
+            } else {
+                send(ex, 404, new byte[0], null);
+            }
+        } catch (IOException | RuntimeException e) {
+            ex.close();
+        }
+    }
+
+    private void serveBody(HttpExchange ex, String file, byte[] b, String range) throws IOException {
+        if (corrupt.contains(file)) {
+            b = b.clone();
+            b[b.length / 2] ^= 0x5A;
+        }
+        int from = 0;
+        if (range != null && range.startsWith("bytes=") && range.endsWith("-")) from = Integer.parseInt(range.substring(6, range.length() - 1));
+        if ("HEAD".equals(ex.getRequestMethod())) {
+            ex.getResponseHeaders().add("Content-Length", String.valueOf(b.length));
+            ex.sendResponseHeaders(200, -1);
+            ex.close();
+            return;
+        }
+        Integer cut = "GET".equals(ex.getRequestMethod()) ? cutFirstGet.remove(file) : null;
+        if (from > 0) ex.getResponseHeaders().add("Content-Range", "bytes " + from + "-" + (b.length - 1) + "/" + b.length);
+        if (cut != null) {
+            // the body ends early (HttpServer cannot reset a fixed-length response, so it is sent chunked and stops)
+            ex.sendResponseHeaders(from > 0 ? 206 : 200, 0);
+            OutputStream os = ex.getResponseBody();
+            os.write(b, from, Math.min(cut, b.length - from));
+            os.close();
+            return;
+        }
+        ex.sendResponseHeaders(from > 0 ? 206 : 200, b.length - from);
+        OutputStream os = ex.getResponseBody();
+        os.write(b, from, b.length - from);
+        os.close();
+    }
+
+    private static void send(HttpExchange ex, int status, byte[] body, String type) throws IOException {
+        if (type != null) ex.getResponseHeaders().add("Content-Type", type);
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        if (body.length > 0) ex.getResponseBody().write(body);
+        ex.close();
+    }
+
+    private static String hex(String alg, byte[] prefix, byte[] b) {
+        try {
+            MessageDigest md = MessageDigest.getInstance(alg);
+            if (prefix != null) md.update(prefix);
+            return HexFormat.of().formatHex(md.digest(b));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** GET requests for a file (either route). */
+    public long gets(String file) {
+        synchronized (requests) {
+            return requests.stream().filter(r -> r.startsWith("GET ") && r.contains("/" + file)).count();
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        pool.shutdownNow();
+    }
+
+}
