@@ -1,0 +1,699 @@
+package dev.onestep.backend.cuda;
+
+import dev.onestep.backend.Backend;
+import dev.onestep.backend.Conv2dWeights;
+import dev.onestep.backend.LinearWeights;
+import dev.onestep.backend.Padding;
+import dev.onestep.backend.cpu.ReferenceBackend;
+import dev.onestep.tensor.DType;
+import dev.onestep.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import static dev.onestep.backend.cuda.CudaChecks.require;
+
+/**
+ * The CUDA backend: activations live in device memory in the compute dtype (fp32, bf16 or fp16), every op is
+ * queued on one stream and returns at once (download() and synchronize() wait).
+ *
+ * <ul>
+ *   <li>Linear layers and 1×1 stride-1 convolutions: cuBLAS cublasGemmEx, fp32 accumulation (row-major trick in
+ *       {@link Cublas#linearRowMajor}), bias added by a kernel.
+ *   <li>Other convolutions: cuDNN 9's legacy API on NHWC tensors with KRSC filters, heuristically chosen
+ *       algorithm, workspace from the pool; asymmetric padding is materialised first (pad_nhwc). Without cuDNN
+ *       (or with {@link ConvPath#IM2COL}) im2col + cublasGemmEx in chunks of at most 256 MB of columns.
+ *   <li>Everything else: our kernels (kernels/*.cu), one instantiation per storage dtype.
+ *   <li>Memory: {@link DevicePool}, a size-class caching allocator; weights are exact-size persistent blocks,
+ *       uploaded once in the compute dtype (norm/embedding parameters in fp32).
+ * </ul>
+ *
+ * <p>Status: written and compiled without a GPU; none of it has run on one. docs/CUDA.md lists what a GPU session
+ * must verify. Ops are serialised (synchronized): the kernel-argument buffer and the cuBLAS/cuDNN handles are shared.
+ */
+public final class CudaBackend implements Backend {
+
+    /** How non-1×1 convolutions run. */
+    public enum ConvPath { AUTO, CUDNN, IM2COL }
+
+    private static final int BLOCK = 256;
+    private static final long IM2COL_MAX_BYTES = 256L << 20;
+    private static final boolean ALLOW_TF32 = Boolean.getBoolean("onestep.cuda.tf32");
+    private static final ReferenceBackend HOST = new ReferenceBackend();
+
+    private static volatile String unavailable;
+    private static volatile boolean probed;
+
+    private final DType dtype;
+    private final String sfx;
+    private final int elem;
+    private final CudaDriver driver;
+    private final DevicePool pool;
+    private final KernelArgs args = new KernelArgs();
+    private final Cublas cublas;
+    private final Cudnn cudnn;       // null: im2col convolutions
+    private final String cudnnNote;
+    private final int gemmType, gemmCompute, cudnnType;
+    private final Map<String, Cudnn.Plan> plans = new HashMap<>();
+    private final Map<String, Integer> sharedSet = new HashMap<>();
+    private boolean closed;
+
+    /** Whether a CUDA GPU and driver are usable here (probed once). */
+    public static boolean isAvailable() { return unavailableReason() == null; }
+
+    /** Why CUDA is not usable ("the CUDA driver library could not be loaded ..."), or null when it is. */
+    public static synchronized String unavailableReason() {
+        if (!probed) {
+            unavailable = CudaDriver.unavailableReason();
+            probed = true;
+        }
+        return unavailable;
+    }
+
+    public CudaBackend(DType computeType) { this(computeType, ConvPath.AUTO, s -> {}); }
+
+    public CudaBackend(DType computeType, ConvPath convPath, Consumer<String> log) {
+        if (computeType == null || !computeType.isFloating()) throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + computeType);
+        this.dtype = computeType;
+        this.sfx = suffix(computeType);
+        this.elem = computeType.byteSize();
+        this.gemmType = switch (computeType) {
+            case F16 -> Cublas.CUDA_R_16F;
+            case BF16 -> Cublas.CUDA_R_16BF;
+            default -> Cublas.CUDA_R_32F;
+        };
+        this.gemmCompute = computeType == DType.F32 && ALLOW_TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
+        this.cudnnType = switch (computeType) {
+            case F16 -> Cudnn.DATA_HALF;
+            case BF16 -> Cudnn.DATA_BFLOAT16;
+            default -> Cudnn.DATA_FLOAT;
+        };
+        String reason = unavailableReason();
+        if (reason != null) throw new IllegalStateException("CUDA is not available: " + reason);
+        CudaDriver d = null;
+        Cublas b = null;
+        try {
+            d = new CudaDriver(Integer.getInteger("onestep.cuda.device", 0), log);
+            CudaDriver drv = d;
+            pool = new DevicePool(new DevicePool.Allocator() {
+                @Override public long allocate(long bytes) { return drv.malloc(bytes); }
+                @Override public void free(long address) { drv.free(address); }
+                @Override public void synchronize() { drv.synchronize(); }
+            });
+            b = new Cublas(d.stream.handle());
+            Cudnn dnn = null;
+            String note;
+            if (convPath == ConvPath.IM2COL) {
+                note = "im2col convolutions (requested)";
+            } else {
+                try {
+                    dnn = new Cudnn(d.stream.handle());
+                    note = "cuDNN " + dnn.describe();
+                } catch (RuntimeException e) {
+                    if (convPath == ConvPath.CUDNN) throw e;
+                    note = "no cuDNN, im2col convolutions (" + e.getMessage() + ")";
+                    log.accept("CUDA: " + note);
+                }
+            }
+            driver = d;
+            cublas = b;
+            cudnn = dnn;
+            cudnnNote = note;
+        } catch (RuntimeException | Error e) {
+            if (b != null) b.close();
+            if (d != null) d.close();
+            args.close();
+            throw e;
+        }
+    }
+
+    static String suffix(DType t) {
+        return switch (t) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case BF16 -> "bf16";
+            default -> throw new IllegalArgumentException("no kernels for " + t);
+        };
+    }
+
+    @Override public String name() { return "cuda"; }
+
+    @Override
+    public String describe() {
+        int dv = driver.driverVersion;
+        return String.format(Locale.ROOT, "CUDA: %s, compute capability %d.%d, %d SMs, %.1f GiB, driver API %d.%d, cuBLAS %s, %s; computing in %s",
+                driver.deviceName, driver.ccMajor, driver.ccMinor, driver.multiprocessors, driver.totalMemory / (double) (1L << 30),
+                dv / 1000, dv % 1000 / 10, cublas.describe(), cudnnNote, dtype);
+    }
+
+    @Override public DType computeType() { return dtype; }
+
+    @Override
+    public synchronized void synchronize() { driver.synchronize(); }
+
+    @Override public long peakMemoryBytes() { return pool.peakInUseBytes(); }
+
+    /** The allocator (tests and the bench read its counters). */
+    DevicePool pool() { return pool; }
+
+    boolean hasCudnn() { return cudnn != null; }
+
+    // ---------------------------------------------------------------- memory
+
+    private Tensor newTensor(DType t, int... shape) {
+        long bytes = Tensor.numel(shape) * t.byteSize();
+        long a = pool.acquire(bytes);
+        return Tensor.device(a, t, () -> pool.release(a), shape);
+    }
+
+    private static long addr(Tensor t) { return t.data().address(); }
+
+    private int grid(long n) {
+        long blocks = Math.ceilDiv(n, BLOCK);
+        return (int) Math.max(1, Math.min(blocks, (long) driver.multiprocessors * 32));
+    }
+
+    private KernelArgs kargs() { return args.reset(); }
+
+    private void run(String module, String kernel, long n, KernelArgs a) {
+        if (n == 0) return;
+        driver.launch(driver.kernel(module, kernel), grid(n), 1, BLOCK, 0, a);
+    }
+
+    /** Copies host values (any floating dtype) into device memory at {@code dst} as {@code target}. */
+    private void uploadInto(long dst, Tensor host, DType target) {
+        long n = host.numel();
+        if (host.dtype() == target) {
+            driver.copyToDevice(dst, host.data(), n * target.byteSize());
+            return;
+        }
+        long raw = pool.acquire(n * host.dtype().byteSize());
+        try {
+            driver.copyToDevice(raw, host.data(), n * host.dtype().byteSize());
+            run("convert", "convert_" + suffix(host.dtype()) + "_to_" + suffix(target), n, kargs().ptr(raw).ptr(dst).i64(n));
+        } finally {
+            pool.release(raw); // stream-ordered: the next user of the block runs after the conversion
+        }
+    }
+
+    private static void requireHostFloating(String op, Tensor host) {
+        require(host != null && host.isHost() && !host.isClosed() && host.dtype().isFloating(), op, "expected an open floating host tensor, got", host);
+    }
+
+    @Override
+    public synchronized Tensor upload(Tensor host) {
+        requireHostFloating("upload", host);
+        Tensor y = newTensor(dtype, host.shape());
+        uploadInto(addr(y), host, dtype);
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor download(Tensor t) {
+        require(t != null && !t.isClosed() && t.dtype().isFloating(), "download", "expected an open floating tensor, got", t);
+        if (t.isHost()) return t.toF32();
+        long n = t.numel();
+        Tensor out = Tensor.allocate(DType.F32, t.shape());
+        if (t.dtype() == DType.F32) {
+            driver.copyToHost(out.data(), addr(t), n * 4);
+        } else {
+            long tmp = pool.acquire(n * 4);
+            try {
+                run("convert", "convert_" + suffix(t.dtype()) + "_to_f32", n, kargs().ptr(addr(t)).ptr(tmp).i64(n));
+                driver.copyToHost(out.data(), tmp, n * 4);
+            } finally {
+                pool.release(tmp);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized Tensor zeros(int... shape) {
+        Tensor y = newTensor(dtype, shape);
+        driver.zero(addr(y), y.numel() * elem);
+        return y;
+    }
+
+    // ---------------------------------------------------------------- weights
+
+    /** Conv weights as [O, kh, kw, I] in the compute dtype (cuDNN's KRSC; the im2col GEMM's rows), bias fp32. */
+    final class ConvW implements Conv2dWeights {
+        final int o, i, kh, kw;
+        final long w, bias;
+        private boolean closed;
+
+        ConvW(int o, int i, int kh, int kw, long w, long bias) {
+            this.o = o;
+            this.i = i;
+            this.kh = kh;
+            this.kw = kw;
+            this.w = w;
+            this.bias = bias;
+        }
+
+        @Override public int outChannels() { return o; }
+        @Override public int inChannels() { return i; }
+        @Override public int kernelH() { return kh; }
+        @Override public int kernelW() { return kw; }
+        @Override public boolean hasBias() { return bias != 0; }
+
+        CudaBackend owner() { return CudaBackend.this; }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            pool.releasePersistent(w);
+            if (bias != 0) pool.releasePersistent(bias);
+        }
+    }
+
+    /** Linear weights [out, in] in the compute dtype, bias fp32. */
+    final class LinearW implements LinearWeights {
+        final int out, in;
+        final long w, bias;
+        private boolean closed;
+
+        LinearW(int out, int in, long w, long bias) {
+            this.out = out;
+            this.in = in;
+            this.w = w;
+            this.bias = bias;
+        }
+
+        @Override public int inFeatures() { return in; }
+        @Override public int outFeatures() { return out; }
+        @Override public boolean hasBias() { return bias != 0; }
+
+        CudaBackend owner() { return CudaBackend.this; }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            pool.releasePersistent(w);
+            if (bias != 0) pool.releasePersistent(bias);
+        }
+    }
+
+    private long persistentBias(String op, Tensor bias, int expected) {
+        if (bias == null) return 0;
+        requireHostFloating(op, bias);
+        require(bias.numel() == expected, op, "bias must have " + expected + " values, got", bias.shape());
+        long b = pool.acquirePersistent(bias.numel() * 4);
+        uploadInto(b, bias, DType.F32);
+        return b;
+    }
+
+    @Override
+    public synchronized Conv2dWeights prepareConv2d(Tensor weight, Tensor bias) {
+        requireHostFloating("prepareConv2d", weight);
+        require(weight.rank() == 4, "prepareConv2d", "weight must be [O, I, kh, kw], got", weight.shape());
+        int o = weight.dim(0), i = weight.dim(1), kh = weight.dim(2), kw = weight.dim(3);
+        long n = weight.numel();
+        long w = pool.acquirePersistent(n * elem);
+        if (kh == 1 && kw == 1) {
+            uploadInto(w, weight, dtype); // [O, I, 1, 1] is already [O, 1, 1, I]
+        } else {
+            long tmp = pool.acquire(n * elem);
+            try {
+                uploadInto(tmp, weight, dtype);
+                run("conv", "permute_oihw_to_ohwi_" + sfx, n, kargs().ptr(tmp).ptr(w).i32(o).i32(i).i32(kh).i32(kw));
+            } finally {
+                pool.release(tmp);
+            }
+        }
+        return new ConvW(o, i, kh, kw, w, persistentBias("prepareConv2d", bias, o));
+    }
+
+    @Override
+    public synchronized LinearWeights prepareLinear(Tensor weight, Tensor bias) {
+        requireHostFloating("prepareLinear", weight);
+        require(weight.rank() == 2, "prepareLinear", "weight must be [out, in], got", weight.shape());
+        long w = pool.acquirePersistent(weight.numel() * elem);
+        uploadInto(w, weight, dtype);
+        return new LinearW(weight.dim(0), weight.dim(1), w, persistentBias("prepareLinear", bias, weight.dim(0)));
+    }
+
+    @Override
+    public synchronized Tensor prepareParameter(Tensor host) {
+        requireHostFloating("prepareParameter", host);
+        long p = pool.acquirePersistent(host.numel() * 4);
+        uploadInto(p, host, DType.F32);
+        return Tensor.device(p, DType.F32, () -> pool.releasePersistent(p), host.shape());
+    }
+
+    // ---------------------------------------------------------------- GEMM-based ops
+
+    private void addBias(long y, long bias, int channels, long n) {
+        if (bias != 0) run("elementwise", "add_bias_" + sfx, n, kargs().ptr(y).ptr(bias).i32(channels).i64(n));
+    }
+
+    @Override
+    public synchronized Tensor linear(Tensor x, LinearWeights weights) {
+        require(weights instanceof LinearW lw && lw.owner() == this, "linear", "weights were not prepared by this CudaBackend:", weights);
+        LinearW w = (LinearW) weights;
+        CudaChecks.device("linear", "x", x, dtype);
+        require(x.dim(-1) == w.in, "linear", "x's last dim must be " + w.in + ", got", x.shape());
+        long rows = CudaChecks.rows(x);
+        require(rows <= Integer.MAX_VALUE, "linear", "too many rows for one GEMM:", x.shape());
+        Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), w.out));
+        if (rows > 0) {
+            cublas.linearRowMajor(addr(y), addr(x), w.w, (int) rows, w.in, w.out, gemmType, gemmCompute);
+            addBias(addr(y), w.bias, w.out, rows * w.out);
+        }
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor conv2d(Tensor x, Conv2dWeights weights, int stride, Padding pad) {
+        require(weights instanceof ConvW cw && cw.owner() == this, "conv2d", "weights were not prepared by this CudaBackend:", weights);
+        ConvW w = (ConvW) weights;
+        CudaChecks.device("conv2d", "x", x, dtype);
+        CudaChecks.checkConv("conv2d", x, w.i, w.kh, w.kw, stride, pad);
+        int n = x.dim(0), h = x.dim(1), wd = x.dim(2), c = x.dim(3);
+        int oh = pad.outSize(h, w.kh, stride, true), ow = pad.outSize(wd, w.kw, stride, false);
+        Tensor y = newTensor(dtype, n, oh, ow, w.o);
+        long outRows = (long) n * oh * ow;
+        boolean noPad = pad.top() == 0 && pad.bottom() == 0 && pad.left() == 0 && pad.right() == 0;
+        if (w.kh == 1 && w.kw == 1 && stride == 1 && noPad) {
+            // a 1×1 convolution is a GEMM over positions: [N·H·W, I] · [O, I]ᵀ
+            cublas.linearRowMajor(addr(y), addr(x), w.w, Math.toIntExact(outRows), c, w.o, gemmType, gemmCompute);
+        } else if (cudnn != null) {
+            convCudnn(x, w, y, stride, pad);
+        } else {
+            convIm2col(x, w, y, stride, pad, oh, ow);
+        }
+        addBias(addr(y), w.bias, w.o, outRows * w.o);
+        return y;
+    }
+
+    private void convCudnn(Tensor x, ConvW w, Tensor y, int stride, Padding pad) {
+        int n = x.dim(0), h = x.dim(1), wd = x.dim(2), c = x.dim(3);
+        long src = addr(x), padded = 0;
+        int ph = pad.top(), pw = pad.left();
+        if (pad.top() != pad.bottom() || pad.left() != pad.right()) {
+            // legacy descriptors pad symmetrically; materialise e.g. the VAE's (0, 1, 0, 1) and convolve unpadded
+            int H = h + pad.top() + pad.bottom(), W = wd + pad.left() + pad.right();
+            long count = (long) n * H * W * c;
+            padded = pool.acquire(count * elem);
+            run("conv", "pad_nhwc_" + sfx, count, kargs().ptr(src).ptr(padded).i32(n).i32(h).i32(wd).i32(c).i32(pad.top()).i32(pad.left()).i32(H).i32(W));
+            src = padded;
+            h = H;
+            wd = W;
+            ph = 0;
+            pw = 0;
+        }
+        try {
+            Cudnn.Plan plan = plan(n, h, wd, c, w, ph, pw, stride);
+            require(plan.outH == y.dim(1) && plan.outW == y.dim(2) && plan.outC == w.o, "conv2d",
+                    "cuDNN output " + plan.outH + "x" + plan.outW + "x" + plan.outC + " differs from", y.shape());
+            long ws = plan.workspaceBytes > 0 ? pool.acquire(plan.workspaceBytes) : 0;
+            try {
+                plan.forward(src, w.w, addr(y), ws);
+            } finally {
+                if (ws != 0) pool.release(ws);
+            }
+        } finally {
+            if (padded != 0) pool.release(padded);
+        }
+    }
+
+    private Cudnn.Plan plan(int n, int h, int wd, int c, ConvW w, int ph, int pw, int stride) {
+        String key = n + "," + h + "," + wd + "," + c + "," + w.o + "," + w.kh + "," + w.kw + "," + ph + "," + pw + "," + stride;
+        Cudnn.Plan p = plans.get(key);
+        if (p == null) {
+            p = cudnn.new Plan(cudnnType, n, h, wd, c, w.o, w.kh, w.kw, ph, pw, stride, ALLOW_TF32);
+            plans.put(key, p);
+        }
+        return p;
+    }
+
+    private void convIm2col(Tensor x, ConvW w, Tensor y, int stride, Padding pad, int oh, int ow) {
+        int n = x.dim(0), h = x.dim(1), wd = x.dim(2), c = x.dim(3);
+        long k = (long) w.kh * w.kw * c;
+        long total = (long) n * oh * ow;
+        long chunk = Math.max(1, Math.min(total, IM2COL_MAX_BYTES / (k * elem)));
+        long cols = pool.acquire(chunk * k * elem);
+        try {
+            for (long r0 = 0; r0 < total; r0 += chunk) {
+                long rows = Math.min(chunk, total - r0);
+                run("conv", "im2col_nhwc_" + sfx, rows * k, kargs().ptr(addr(x)).ptr(cols).i32(n).i32(h).i32(wd).i32(c).i32(w.kh).i32(w.kw)
+                        .i32(stride).i32(pad.top()).i32(pad.left()).i32(oh).i32(ow).i64(r0).i64(rows));
+                cublas.linearRowMajor(addr(y) + r0 * w.o * elem, cols, w.w, (int) rows, (int) k, w.o, gemmType, gemmCompute);
+            }
+        } finally {
+            pool.release(cols);
+        }
+    }
+
+    // ---------------------------------------------------------------- norms and activations
+
+    @Override
+    public synchronized Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
+        CudaChecks.device("groupNorm", "x", x, dtype);
+        CudaChecks.device("groupNorm", "gamma", gamma, DType.F32);
+        CudaChecks.device("groupNorm", "beta", beta, DType.F32);
+        CudaChecks.checkGroupNorm("groupNorm", x, groups, gamma, beta);
+        int n = x.dim(0), c = x.dim(-1);
+        long total = x.numel();
+        int p = Math.toIntExact(total / ((long) n * c));
+        Tensor y = newTensor(dtype, x.shape());
+        if (total == 0) return y;
+        int cg = c / groups, ng = n * groups;
+        int ppc = Math.max(1, Math.ceilDiv(4096, cg));   // ~4096 values per block: 16 per thread
+        int chunks = Math.ceilDiv(p, ppc);
+        long partial = pool.acquire((long) ng * chunks * 3 * 4), stats = pool.acquire((long) ng * 2 * 4);
+        try {
+            driver.launch(driver.kernel("norms", "group_norm_stats_" + sfx), chunks, ng, BLOCK, 0,
+                    kargs().ptr(addr(x)).ptr(partial).i32(p).i32(c).i32(groups).i32(ppc));
+            driver.launch(driver.kernel("norms", "group_norm_finalize"), Math.ceilDiv(ng, 128), 1, 128, 0,
+                    kargs().ptr(partial).ptr(stats).i32(ng).i32(chunks).f32(eps));
+            run("norms", "group_norm_apply_" + sfx, total, kargs().ptr(addr(x)).ptr(addr(y)).ptr(stats).ptr(addr(gamma)).ptr(addr(beta))
+                    .i64(total).i32(p).i32(c).i32(groups).i32(silu ? 1 : 0));
+        } finally {
+            pool.release(partial);
+            pool.release(stats);
+        }
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        CudaChecks.device("layerNorm", "x", x, dtype);
+        CudaChecks.device("layerNorm", "gamma", gamma, DType.F32);
+        CudaChecks.device("layerNorm", "beta", beta, DType.F32);
+        CudaChecks.checkLayerNorm("layerNorm", x, gamma, beta);
+        int c = x.dim(-1);
+        long rows = CudaChecks.rows(x);
+        Tensor y = newTensor(dtype, x.shape());
+        if (rows > 0) {
+            int warpsPerBlock = 4;
+            driver.launch(driver.kernel("norms", "layer_norm_" + sfx), Math.toIntExact(Math.ceilDiv(rows, warpsPerBlock)), 1, 32 * warpsPerBlock, 0,
+                    kargs().ptr(addr(x)).ptr(addr(y)).ptr(addr(gamma)).ptr(addr(beta)).i64(rows).i32(c).f32(eps));
+        }
+        return y;
+    }
+
+    private Tensor unary(String op, Tensor x) {
+        CudaChecks.device(op, "x", x, dtype);
+        Tensor y = newTensor(dtype, x.shape());
+        long n = x.numel();
+        run("activations", op + "_" + sfx, n, kargs().ptr(addr(x)).ptr(addr(y)).i64(n));
+        return y;
+    }
+
+    @Override public synchronized Tensor silu(Tensor x) { return unary("silu", x); }
+
+    @Override public synchronized Tensor gelu(Tensor x) { return unary("gelu", x); }
+
+    @Override
+    public synchronized Tensor geglu(Tensor x) {
+        CudaChecks.device("geglu", "x", x, dtype);
+        require(x.dim(-1) % 2 == 0, "geglu", "last dim must be even, got", x.shape());
+        int f = x.dim(-1) / 2;
+        long rows = CudaChecks.rows(x);
+        Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), f));
+        run("activations", "geglu_" + sfx, rows * f, kargs().ptr(addr(x)).ptr(addr(y)).i64(rows).i32(f));
+        return y;
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    /** Dynamic shared memory of attention_dv{64,512}: must match kernels/attention.cu. */
+    static int attentionSmem(int d, int dv, int rowsPerBlock) {
+        return 4 * (32 * (d | 1) + 32 * dv + rowsPerBlock * d);
+    }
+
+    @Override
+    public synchronized Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
+        CudaChecks.device("attention", "q", q, dtype);
+        CudaChecks.device("attention", "k", k, dtype);
+        CudaChecks.device("attention", "v", v, dtype);
+        CudaChecks.checkAttention("attention", q, k, v, heads);
+        int n = q.dim(0), lq = q.dim(1), lk = k.dim(1), d = q.dim(2) / heads, dv = v.dim(2) / heads;
+        String variant;
+        int rowsPerBlock;
+        if (dv <= 64) {
+            variant = "attention_dv64_";
+            rowsPerBlock = 4 * 4;
+        } else if (dv <= 512) {
+            variant = "attention_dv512_";
+            rowsPerBlock = 4 * 2;
+        } else {
+            throw new UnsupportedOperationException("attention: value head size " + dv + " > 512 is not supported by the CUDA kernel");
+        }
+        int smem = attentionSmem(d, dv, rowsPerBlock);
+        require(smem <= driver.maxSharedOptin, "attention", "head sizes d=" + d + ", dv=" + dv + " need " + smem
+                + " bytes of shared memory, the GPU allows " + driver.maxSharedOptin + "; q", q.shape());
+        require((long) n * heads <= 65535, "attention", "batch·heads over 65535:", q.shape());
+        CudaDriver.Kernel kern = driver.kernel("attention", variant + sfx);
+        if (smem > 48 * 1024 && sharedSet.getOrDefault(kern.name(), 0) < smem) {
+            driver.setMaxDynamicShared(kern, smem);
+            sharedSet.put(kern.name(), smem);
+        }
+        Tensor o = newTensor(dtype, n, lq, heads * dv);
+        if (lq > 0)
+            driver.launch(kern, Math.ceilDiv(lq, rowsPerBlock), n * heads, 128, smem, kargs().ptr(addr(q)).ptr(addr(k)).ptr(addr(v)).ptr(addr(o))
+                    .i32(lq).i32(lk).i32(heads).i32(d).i32(dv).f32(scale).i32(causal ? 1 : 0));
+        return o;
+    }
+
+    // ---------------------------------------------------------------- layout and element-wise
+
+    @Override
+    public synchronized Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        CudaChecks.device("upsampleNearest", "x", x, dtype);
+        require(x.rank() == 4, "upsampleNearest", "x must be [N, H, W, C], got", x.shape());
+        require(outH > 0 && outW > 0, "upsampleNearest", "output size must be positive, got " + outH + "x" + outW + "; x", x.shape());
+        int n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
+        require(h > 0 && w > 0, "upsampleNearest", "empty input", x.shape());
+        Tensor y = newTensor(dtype, n, outH, outW, c);
+        // PyTorch (and CpuMath.nearestSource): scale = (float) in / out
+        float sh = (float) h / outH, sw = (float) w / outW;
+        run("elementwise", "upsample_nearest_" + sfx, y.numel(), kargs().ptr(addr(x)).ptr(addr(y)).i32(n).i32(h).i32(w).i32(c).i32(outH).i32(outW).f32(sh).f32(sw));
+        return y;
+    }
+
+    /**
+     * Computed on the host by the reference's float32 formula (diffusers' own arithmetic) and uploaded: a
+     * [timesteps, dim] table of a few hundred values, bit-identical to the CPU backends, where a kernel's
+     * sinf/expf would differ in the last ulp.
+     */
+    @Override
+    public synchronized Tensor timestepEmbedding(float[] timesteps, int dim, boolean flipSinToCos, float freqShift) {
+        try (Tensor host = HOST.timestepEmbedding(timesteps, dim, flipSinToCos, freqShift)) {
+            return upload(host);
+        }
+    }
+
+    @Override
+    public synchronized Tensor embedding(Tensor table, int[] ids) {
+        CudaChecks.device("embedding", "table", table, DType.F32);
+        require(table.rank() == 2, "embedding", "table must be [V, C], got", table.shape());
+        require(ids != null, "embedding", "ids is null");
+        for (int id : ids) require(id >= 0 && id < table.dim(0), "embedding", "id " + id + " out of range for table", table.shape());
+        int c = table.dim(1);
+        Tensor y = newTensor(dtype, 1, ids.length, c);
+        if (ids.length == 0) return y;
+        long dIds = pool.acquire(4L * ids.length);
+        try (Arena arena = Arena.ofConfined()) {
+            driver.copyToDevice(dIds, arena.allocateFrom(ValueLayout.JAVA_INT, ids), 4L * ids.length);
+            run("elementwise", "embedding_" + sfx, (long) ids.length * c, kargs().ptr(addr(table)).ptr(dIds).ptr(addr(y)).i32(ids.length).i32(c));
+        } finally {
+            pool.release(dIds);
+        }
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor concatChannels(Tensor a, Tensor b) {
+        CudaChecks.device("concatChannels", "a", a, dtype);
+        CudaChecks.device("concatChannels", "b", b, dtype);
+        CudaChecks.checkConcat("concatChannels", a, b);
+        int ca = a.dim(-1), cb = b.dim(-1);
+        long rows = CudaChecks.rows(a);
+        Tensor y = newTensor(dtype, CudaChecks.withLast(a.shape(), ca + cb));
+        run("elementwise", "concat_channels_" + sfx, y.numel(), kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(y)).i64(rows).i32(ca).i32(cb));
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor sliceChannels(Tensor x, int start, int count) {
+        CudaChecks.device("sliceChannels", "x", x, dtype);
+        require(x.rank() >= 1 && start >= 0 && count >= 0 && start + count <= x.dim(-1), "sliceChannels",
+                "channels [" + start + ", " + (start + count) + ") out of range for x", x.shape());
+        long rows = CudaChecks.rows(x);
+        Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), count));
+        run("elementwise", "slice_channels_" + sfx, y.numel(), kargs().ptr(addr(x)).ptr(addr(y)).i64(rows).i32(x.dim(-1)).i32(start).i32(count));
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor add(Tensor a, Tensor b) {
+        CudaChecks.device("add", "a", a, dtype);
+        CudaChecks.device("add", "b", b, dtype);
+        CudaChecks.sameShape("add", a, b);
+        Tensor y = newTensor(dtype, a.shape());
+        long n = a.numel();
+        run("elementwise", "add_" + sfx, n, kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(y)).i64(n));
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor addInPlace(Tensor a, Tensor b) {
+        CudaChecks.device("addInPlace", "a", a, dtype);
+        CudaChecks.device("addInPlace", "b", b, dtype);
+        CudaChecks.sameShape("addInPlace", a, b);
+        long n = a.numel();
+        run("elementwise", "add_" + sfx, n, kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(a)).i64(n));
+        return a;
+    }
+
+    @Override
+    public synchronized Tensor addPerChannel(Tensor x, Tensor v) {
+        CudaChecks.device("addPerChannel", "x", x, dtype);
+        CudaChecks.device("addPerChannel", "v", v, dtype);
+        require(x.rank() >= 2, "addPerChannel", "x must be [N, ..., C], got", x.shape());
+        require(v.numel() == (long) x.dim(0) * x.dim(-1) && v.dim(-1) == x.dim(-1), "addPerChannel", "v must be [N, C] for x", x.shape(), "v", v.shape());
+        Tensor y = newTensor(dtype, x.shape());
+        long n = x.numel(), perSample = n / Math.max(1, x.dim(0));
+        run("elementwise", "add_per_channel_" + sfx, n, kargs().ptr(addr(x)).ptr(addr(v)).ptr(addr(y)).i64(perSample).i32(x.dim(-1)).i64(n));
+        return y;
+    }
+
+    @Override
+    public synchronized Tensor axpby(float alpha, Tensor x, float beta, Tensor y) {
+        CudaChecks.device("axpby", "x", x, dtype);
+        if (y != null) {
+            CudaChecks.device("axpby", "y", y, dtype);
+            CudaChecks.sameShape("axpby", x, y);
+        }
+        Tensor out = newTensor(dtype, x.shape());
+        long n = x.numel();
+        run("elementwise", "axpby_" + sfx, n, kargs().ptr(addr(x)).ptr(y == null ? 0 : addr(y)).ptr(addr(out)).f32(alpha).f32(beta).i32(y == null ? 0 : 1).i64(n));
+        return out;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            driver.synchronize();
+        } finally {
+            for (Cudnn.Plan p : plans.values()) p.close();
+            plans.clear();
+            if (cudnn != null) cudnn.close();
+            cublas.close();
+            pool.close();
+            args.close();
+            driver.close();
+        }
+    }
+}

@@ -1,0 +1,208 @@
+package dev.onestep.backend.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.onestep.backend.cuda.Cublas.call;
+import static dev.onestep.backend.cuda.Cublas.fn;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A hand-written java.lang.foreign binding of cuDNN 9's legacy convolution API (libcudnn.so.9, the shim that
+ * forwards to libcudnn_cnn/ops/graph): NHWC tensor and KRSC filter descriptors, heuristic algorithm choice
+ * (cudnnGetConvolutionForwardAlgorithm_v7), workspace query and cudnnConvolutionForward. cuDNN 9 still ships
+ * and supports these (deprecated in favour of the graph API, not removed: the cudnn_cnn library reference of
+ * 9.x lists them). Every status is checked; failures throw {@link CudaException} with cudnnGetErrorString's text.
+ *
+ * <p>Never run on a GPU yet. Struct layout of cudnnConvolutionFwdAlgoPerf_t below is from cudnn_cnn.h.
+ */
+final class Cudnn implements AutoCloseable {
+    // cudnnTensorFormat_t, cudnnDataType_t, cudnnConvolutionMode_t, cudnnMathType_t
+    static final int FORMAT_NHWC = 1;
+    static final int DATA_FLOAT = 0, DATA_HALF = 2, DATA_BFLOAT16 = 9;
+    static final int CROSS_CORRELATION = 1;
+    static final int MATH_DEFAULT = 0, MATH_TENSOR_OP = 1, MATH_TENSOR_OP_ALLOW_CONVERSION = 2, MATH_FMA = 3;
+
+    /** cudnnConvolutionFwdAlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
+    static final StructLayout PERF = MemoryLayout.structLayout(JAVA_INT.withName("algo"), JAVA_INT.withName("status"),
+            JAVA_FLOAT.withName("time"), MemoryLayout.paddingLayout(4), JAVA_LONG.withName("memory"), JAVA_INT.withName("determinism"),
+            JAVA_INT.withName("mathType"), MemoryLayout.sequenceLayout(3, JAVA_INT).withName("reserved"), MemoryLayout.paddingLayout(4));
+
+    private final NativeLibraries.Loaded lib;
+    private final MethodHandle create, destroy, setStream, getVersion, errorString;
+    private final MethodHandle createTensor, setTensor4d, destroyTensor, createFilter, setFilter4d, destroyFilter;
+    private final MethodHandle createConv, setConv2d, setConvMath, destroyConv, outputDim, getAlgoV7, workspaceSize, forward;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment handle, one, zero;
+    private final long version;
+
+    Cudnn(long stream) {
+        lib = NativeLibraries.load(NativeLibraries.CUDNN);
+        SymbolLookup l = lib.lookup();
+        getVersion = fn(l, "cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
+        errorString = fn(l, "cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        create = fn(l, "cudnnCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        destroy = fn(l, "cudnnDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setStream = fn(l, "cudnnSetStream", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        createTensor = fn(l, "cudnnCreateTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // (desc, format, dataType, n, c, h, w)
+        setTensor4d = fn(l, "cudnnSetTensor4dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        destroyTensor = fn(l, "cudnnDestroyTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        createFilter = fn(l, "cudnnCreateFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // (desc, dataType, format, k, c, h, w) — note: dataType before format, unlike the tensor setter
+        setFilter4d = fn(l, "cudnnSetFilter4dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        destroyFilter = fn(l, "cudnnDestroyFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        createConv = fn(l, "cudnnCreateConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // (desc, pad_h, pad_w, u, v, dilation_h, dilation_w, mode, computeType)
+        setConv2d = fn(l, "cudnnSetConvolution2dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        setConvMath = fn(l, "cudnnSetConvolutionMathType", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        destroyConv = fn(l, "cudnnDestroyConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        // (conv, xDesc, wDesc, int* n, int* c, int* h, int* w)
+        outputDim = fn(l, "cudnnGetConvolution2dForwardOutputDim", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // (handle, xDesc, wDesc, convDesc, yDesc, requested, int* returned, perf*)
+        getAlgoV7 = fn(l, "cudnnGetConvolutionForwardAlgorithm_v7", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT, ADDRESS, ADDRESS));
+        // (handle, xDesc, wDesc, convDesc, yDesc, algo, size_t*)
+        workspaceSize = fn(l, "cudnnGetConvolutionForwardWorkspaceSize", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT, ADDRESS));
+        // (handle, alpha*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, beta*, yDesc, y)
+        forward = fn(l, "cudnnConvolutionForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        version = versionNow();
+        one = arena.allocate(JAVA_FLOAT);
+        one.set(JAVA_FLOAT, 0, 1f);
+        zero = arena.allocate(JAVA_FLOAT);
+        zero.set(JAVA_FLOAT, 0, 0f);
+        MemorySegment out = arena.allocate(ADDRESS);
+        check("cudnnCreate", call(() -> (int) create.invoke(out)));
+        handle = out.get(ADDRESS, 0);
+        check("cudnnSetStream", call(() -> (int) setStream.invoke(handle, MemorySegment.ofAddress(stream))));
+    }
+
+    private long versionNow() {
+        try {
+            return (long) getVersion.invoke();
+        } catch (Throwable t) {
+            return 0;
+        }
+    }
+
+    /** "9.10.2 (libcudnn.so.9 from /path)"; cuDNN 9 encodes major·10000 + minor·100 + patch. */
+    String describe() {
+        return (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100) + " (" + lib.location() + ")";
+    }
+
+    /** A prepared NHWC convolution for one input shape: descriptors, algorithm, workspace size. */
+    final class Plan implements AutoCloseable {
+        final MemorySegment xDesc, wDesc, convDesc, yDesc;
+        final int algo, mathType, outN, outH, outW, outC;
+        final long workspaceBytes;
+
+        Plan(int dataType, int n, int h, int w, int c, int o, int kh, int kw, int padH, int padW, int stride, boolean allowTf32) {
+            xDesc = newDesc(createTensor, "cudnnCreateTensorDescriptor");
+            wDesc = newDesc(createFilter, "cudnnCreateFilterDescriptor");
+            convDesc = newDesc(createConv, "cudnnCreateConvolutionDescriptor");
+            yDesc = newDesc(createTensor, "cudnnCreateTensorDescriptor");
+            String shape = "x[" + n + "," + h + "," + w + "," + c + "] w[" + o + "," + kh + "," + kw + "," + c + "] pad " + padH + "," + padW
+                    + " stride " + stride;
+            check("cudnnSetTensor4dDescriptor(x " + shape + ")", call(() -> (int) setTensor4d.invoke(xDesc, FORMAT_NHWC, dataType, n, c, h, w)));
+            check("cudnnSetFilter4dDescriptor(" + shape + ")", call(() -> (int) setFilter4d.invoke(wDesc, dataType, FORMAT_NHWC, o, c, kh, kw)));
+            // fp32 accumulation for every storage type (PSEUDO_HALF / PSEUDO_BFLOAT16 configurations for 16-bit data)
+            check("cudnnSetConvolution2dDescriptor(" + shape + ")",
+                    call(() -> (int) setConv2d.invoke(convDesc, padH, padW, stride, stride, 1, 1, CROSS_CORRELATION, DATA_FLOAT)));
+            // fp32: FMA math only, so Ampere+/Hopper do not silently switch to TF32 (10-bit mantissa) unless asked
+            int wantMath = dataType == DATA_FLOAT && !allowTf32 ? MATH_FMA : MATH_TENSOR_OP;
+            check("cudnnSetConvolutionMathType", call(() -> (int) setConvMath.invoke(convDesc, wantMath)));
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment dims = a.allocate(JAVA_INT, 4);
+                check("cudnnGetConvolution2dForwardOutputDim(" + shape + ")", call(() -> (int) outputDim.invoke(convDesc, xDesc, wDesc,
+                        dims.asSlice(0, 4), dims.asSlice(4, 4), dims.asSlice(8, 4), dims.asSlice(12, 4))));
+                outN = dims.getAtIndex(JAVA_INT, 0);
+                outC = dims.getAtIndex(JAVA_INT, 1);
+                outH = dims.getAtIndex(JAVA_INT, 2);
+                outW = dims.getAtIndex(JAVA_INT, 3);
+                check("cudnnSetTensor4dDescriptor(y)", call(() -> (int) setTensor4d.invoke(yDesc, FORMAT_NHWC, dataType, outN, outC, outH, outW)));
+
+                int requested = 16;
+                MemorySegment perf = a.allocate(PERF, requested);
+                MemorySegment returned = a.allocate(JAVA_INT);
+                check("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + ")",
+                        call(() -> (int) getAlgoV7.invoke(handle, xDesc, wDesc, convDesc, yDesc, requested, returned, perf)));
+                int count = returned.get(JAVA_INT, 0);
+                int chosen = -1, chosenMath = wantMath;
+                List<String> seen = new ArrayList<>();
+                for (int i = 0; i < count && chosen < 0; i++) {
+                    MemorySegment p = perf.asSlice(i * PERF.byteSize(), PERF.byteSize());
+                    int algoI = p.get(JAVA_INT, 0), status = p.get(JAVA_INT, 4), math = p.get(JAVA_INT, 28);
+                    seen.add("algo " + algoI + " status " + status + " math " + math);
+                    if (status != 0) continue;
+                    // the heuristics may offer tensor-op variants even for FMA descriptors; keep fp32 exact
+                    if (wantMath == MATH_FMA && math != MATH_FMA && math != MATH_DEFAULT) continue;
+                    chosen = algoI;
+                    chosenMath = math;
+                }
+                if (chosen < 0) throw new CudaException("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + "): no usable algorithm among " + seen, -1);
+                algo = chosen;
+                mathType = chosenMath;
+                int m = chosenMath;
+                check("cudnnSetConvolutionMathType", call(() -> (int) setConvMath.invoke(convDesc, m)));
+                MemorySegment ws = a.allocate(JAVA_LONG);
+                check("cudnnGetConvolutionForwardWorkspaceSize(" + shape + ", algo " + algo + ")",
+                        call(() -> (int) workspaceSize.invoke(handle, xDesc, wDesc, convDesc, yDesc, algo, ws)));
+                workspaceBytes = ws.get(JAVA_LONG, 0);
+            }
+        }
+
+        void forward(long x, long w, long y, long workspace) {
+            check("cudnnConvolutionForward(algo " + algo + ")", call(() -> (int) forward.invoke(handle, one, xDesc, MemorySegment.ofAddress(x), wDesc,
+                    MemorySegment.ofAddress(w), convDesc, algo, MemorySegment.ofAddress(workspace), workspaceBytes, zero, yDesc, MemorySegment.ofAddress(y))));
+        }
+
+        @Override
+        public void close() {
+            call(() -> (int) destroyTensor.invoke(xDesc));
+            call(() -> (int) destroyTensor.invoke(yDesc));
+            call(() -> (int) destroyFilter.invoke(wDesc));
+            call(() -> (int) destroyConv.invoke(convDesc));
+        }
+    }
+
+    private MemorySegment newDesc(MethodHandle creator, String name) {
+        MemorySegment out = arena.allocate(ADDRESS);
+        check(name, call(() -> (int) creator.invoke(out)));
+        return out.get(ADDRESS, 0);
+    }
+
+    void check(String call, int status) {
+        if (status == 0) return;
+        String text;
+        try {
+            MemorySegment s = (MemorySegment) errorString.invoke(status);
+            text = s.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            text = "status " + status;
+        }
+        throw new CudaException(call + " failed: " + text + " (cudnnStatus_t " + status + ")", status);
+    }
+
+    @Override
+    public void close() {
+        try {
+            check("cudnnDestroy", call(() -> (int) destroy.invoke(handle)));
+        } finally {
+            arena.close();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.onestep.backend.cuda;
+
+import jcuda.driver.CUresult;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Pure-Java parts of the CUDA plumbing: status names, kernel-image choice, argument packing, pointer conversion. */
+class CudaPlumbingTest {
+
+    @Test
+    void cublasStatusesHaveTheirHeaderNames() {
+        assertEquals("CUBLAS_STATUS_SUCCESS", Cublas.statusName(0));
+        assertEquals("CUBLAS_STATUS_NOT_INITIALIZED", Cublas.statusName(1));
+        assertEquals("CUBLAS_STATUS_ALLOC_FAILED", Cublas.statusName(3));
+        assertEquals("CUBLAS_STATUS_INVALID_VALUE", Cublas.statusName(7));
+        assertEquals("CUBLAS_STATUS_ARCH_MISMATCH", Cublas.statusName(8));
+        assertEquals("CUBLAS_STATUS_EXECUTION_FAILED", Cublas.statusName(13));
+        assertEquals("CUBLAS_STATUS_NOT_SUPPORTED", Cublas.statusName(15));
+        assertEquals("CUBLAS_STATUS_UNKNOWN(42)", Cublas.statusName(42));
+        CudaException e = org.junit.jupiter.api.Assertions.assertThrows(CudaException.class, () -> Cublas.check("cublasGemmEx(m=1, n=2, k=3)", 7));
+        assertEquals("cublasGemmEx(m=1, n=2, k=3) failed: CUBLAS_STATUS_INVALID_VALUE", e.getMessage());
+        assertEquals(7, e.status());
+    }
+
+    @Test
+    void jcudaExceptionMessagesMapBackToDriverCodes() {
+        assertEquals(CUresult.CUDA_ERROR_OUT_OF_MEMORY, CudaDriver.codeForName("CUDA_ERROR_OUT_OF_MEMORY"));
+        assertEquals(CUresult.CUDA_ERROR_INVALID_VALUE, CudaDriver.codeForName("CUDA_ERROR_INVALID_VALUE"));
+        assertEquals(CUresult.CUDA_ERROR_NO_DEVICE, CudaDriver.codeForName("CUDA_ERROR_NO_DEVICE"));
+        assertEquals(-1, CudaDriver.codeForName("something else"));
+        assertEquals(-1, CudaDriver.codeForName(null));
+    }
+
+    @Test
+    void cubinMatchesTheComputeCapabilityElsePtx() {
+        assertEquals("/kernels/norms.sm_90.cubin", CudaDriver.moduleResource("norms", 9, 0, false));
+        assertEquals("/kernels/norms.sm_80.cubin", CudaDriver.moduleResource("norms", 8, 0, false));
+        assertEquals("/kernels/norms.sm_80.cubin", CudaDriver.moduleResource("norms", 8, 9, false));
+        assertEquals("/kernels/norms.ptx", CudaDriver.moduleResource("norms", 10, 0, false));
+        assertEquals("/kernels/norms.ptx", CudaDriver.moduleResource("norms", 9, 0, true));
+    }
+
+    @Test
+    void kernelArgumentsGetOneEightByteSlotEach() {
+        try (KernelArgs a = new KernelArgs()) {
+            a.reset().ptr(0x7f00_1234_5678L).i32(-3).f32(1.5f).i64(1L << 40).i32(7);
+            assertEquals(5, a.count());
+            assertEquals(0x7f00_1234_5678L, a.slotBits(0));
+            assertEquals(0xffff_fffdL, a.slotBits(1), "an int fills the low 4 bytes; the rest is zero");
+            assertEquals(Float.floatToRawIntBits(1.5f) & 0xffff_ffffL, a.slotBits(2));
+            assertEquals(1L << 40, a.slotBits(3));
+            a.reset().i32(1);
+            assertEquals(1, a.count());
+            assertEquals(1, a.slotBits(0), "reset overwrites the slot entirely");
+        }
+    }
+
+    @Test
+    void devicePointersRoundTripThroughJcuda() {
+        long address = 0x7f12_3456_7800L;
+        assertEquals(address, new CudaDriver.DevicePtr(address).address());
+        assertEquals(0, new CudaDriver.DevicePtr().address());
+    }
+
+    @Test
+    void attentionSharedMemoryFitsTheGpusForTheSd2HeadSizes() {
+        assertEquals(4 * (32 * 65 + 32 * 64 + 16 * 64), CudaBackend.attentionSmem(64, 64, 16));
+        assertTrue(CudaBackend.attentionSmem(64, 64, 16) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
+        assertTrue(CudaBackend.attentionSmem(512, 512, 8) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Compiles kernels/*.cu into the committed outputs under src/main/resources/kernels/:
+#   NAME.ptx         compute_80 PTX (architecture-neutral; the driver JIT-compiles it for any GPU >= sm_80)
+#   NAME.sm_80.cubin machine code for Ampere (runs on every 8.x device)
+#   NAME.sm_90.cubin machine code for Hopper (9.0)
+#   MANIFEST         sha256 of every kernels/*.cu and *.cuh the outputs were built from, plus the nvcc version;
+#                    KernelManifestTest fails when a source's hash no longer matches (outputs are stale).
+# The backend prefers the cubin matching the device's compute capability and JIT-compiles the PTX otherwise.
+#   usage: tools/compile-kernels.sh            (from the repository root; needs nvcc 12.x or 13.x)
+#          NVCC=/path/to/nvcc tools/compile-kernels.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NVCC=${NVCC:-nvcc}
+out=src/main/resources/kernels
+mkdir -p "$out"
+# No --use_fast_math: expf/erf/division stay IEEE-accurate so fp32 results track the CPU reference.
+flags=(-std=c++17 -O3 -lineinfo -Ikernels)
+rm -f "$out"/*.ptx "$out"/*.cubin "$out"/MANIFEST
+for cu in kernels/*.cu; do
+  name=$(basename "$cu" .cu)
+  "$NVCC" "${flags[@]}" -arch=compute_80 -ptx "$cu" -o "$out/$name.ptx"
+  for sm in 80 90; do
+    "$NVCC" "${flags[@]}" -gencode "arch=compute_$sm,code=sm_$sm" -cubin "$cu" -o "$out/$name.sm_$sm.cubin"
+  done
+  echo "compiled $cu"
+done
+{
+  echo "# sha256 of the kernel sources these outputs were compiled from (tools/compile-kernels.sh)"
+  echo "# nvcc: $("$NVCC" --version | tail -n 2 | head -n 1)"
+  for src in kernels/*.cuh kernels/*.cu; do sha256sum "$src"; done
+} > "$out/MANIFEST"
+ls -l "$out"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# GPU checks for the CUDA backend, in two halves because the GPU machine has no Java and no Maven:
+#
+#   tools/gpu-check.sh bundle      HERE (JDK 25 + Maven): builds target/gpu-bundle/ = a stripped JRE without
+#                                  java.desktop, the compiled main/test classes (without the kernels and fixtures,
+#                                  which travel as tracked files), the runtime jars, JCuda's driver binding only,
+#                                  and the SD2 configs for the full-size bench. About 16 MB, so that with the
+#                                  ~49 MB tracked tree it stays under the device tool's 64 MiB transfer limit.
+#   tools/gpu-check.sh run [what]  ON THE GPU MACHINE (device tool: carry ["target/gpu-bundle"]); what =
+#                                  tests | sanitize | bench | all (default all). Logs go to $OUT (or target/gpu-out):
+#                                    cuda-tests.txt   every test in dev.onestep.backend.cuda (parity, fixtures, pool)
+#                                    sanitizer.txt    compute-sanitizer memcheck over the fixture networks (fp32)
+#                                    bench.txt        CudaBench: op throughput per dtype + SD2 768² UNet/VAE timings
+# Exit status: non-zero when a test or the sanitizer failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bundle=target/gpu-bundle
+mode=${1:-}
+
+if [[ $mode == bundle ]]; then
+  source tools/java-env.sh
+  mvn -q -B -o test-compile
+  rm -rf "$bundle" && mkdir -p "$bundle/lib"
+  mvn -q -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$bundle/lib.all"
+  for j in "$bundle"/lib.all/*.jar; do
+    case $(basename "$j") in
+      jcuda-natives-*) # only libJCudaDriver: the runtime/NVRTC/PTX-compiler bindings are 25 MB we never load
+        t=$(mktemp -d); (cd "$t" && unzip -q "$OLDPWD/$j" 'lib/libJCudaDriver-*' && jar --create --file "$OLDPWD/$bundle/lib/jcuda-driver-natives.jar" lib); rm -rf "$t" ;;
+      *) cp "$j" "$bundle/lib/" ;;
+    esac
+  done
+  rm -rf "$bundle/lib.all"
+  jar --create --file "$bundle/classes.jar" -C target/classes dev
+  jar --create --file "$bundle/test-classes.jar" -C target/test-classes dev
+  [[ -d ../shared/configs/sd2 ]] && cp -r ../shared/configs/sd2 "$bundle/sd2-config"
+  [[ -d /work/shared/configs/sd2 && ! -d $bundle/sd2-config ]] && cp -r /work/shared/configs/sd2 "$bundle/sd2-config"
+  [[ -d $bundle/sd2-config ]] && chmod -R u+w "$bundle/sd2-config"
+  work=$(mktemp -d)
+  "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.zipfs,jdk.incubator.vector --strip-debug --no-header-files \
+    --no-man-pages --output "$work/jre" 2>/dev/null
+  strip --strip-unneeded "$work"/jre/lib/server/libjvm.so "$work"/jre/lib/*.so 2>/dev/null || true
+  tar -C "$work" -cf - jre | xz -9e -T0 > "$bundle/jre.tar.xz"
+  rm -rf "$work"
+  du -sh "$bundle"; ls -l "$bundle" "$bundle/lib"
+  echo "tracked tree: $(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1) bytes (+ untracked kernels outputs if not yet added)"
+  exit 0
+fi
+
+[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [tests|sanitize|bench|all]" >&2; exit 2; }
+what=${2:-all}
+out=${OUT:-target/gpu-out}
+mkdir -p "$out"
+[[ -f $bundle/jre.tar.xz ]] || { echo "no $bundle: run 'tools/gpu-check.sh bundle' first and carry target/gpu-bundle" >&2; exit 2; }
+jre=$(mktemp -d)
+tar -xJf "$bundle/jre.tar.xz" -C "$jre"
+java="$jre/jre/bin/java"
+# kernels and fixtures from the tracked tree, classes from the bundle
+cp="src/main/resources:src/test/resources:$bundle/classes.jar:$bundle/test-classes.jar:$bundle/lib/*"
+flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx16g)
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } | tee "$out/device.txt"
+status=0
+
+if [[ $what == tests || $what == all ]]; then
+  # -Donestep.cuda.syncEachLaunch=true would name the kernel of an asynchronous fault (slower)
+  "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain 2>&1 | tee "$out/cuda-tests.txt" || status=1
+fi
+
+if [[ $what == sanitize || $what == all ]]; then
+  # memcheck over the fixture networks in fp32 (text encoder, VAE, UNet, both cases); --leak-check needs the
+  # backends closed, which the test's @AfterAll does
+  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 \
+    "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain CudaSanitizerTarget 2>&1 | tee "$out/sanitizer.txt" || status=1
+fi
+
+if [[ $what == bench || $what == all ]]; then
+  cfg=$bundle/sd2-config
+  "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.CudaBench full "$cfg" 2>&1 | tee "$out/bench.txt" || status=1
+fi
+exit $status
