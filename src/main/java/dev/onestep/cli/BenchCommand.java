@@ -58,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
         if (iters < 1 || warmup < 0) throw new ParameterException(spec.commandLine(), "--iters ≥ 1 and --warmup ≥ 0");
         dev.onestep.tensor.DType.parseCompute(dtype);
         long t0 = System.nanoTime();
-        try (Backend backend = Backends.create(device, err::println);
+        try (Backend backend = Backends.create(device, dev.onestep.tensor.DType.parseCompute(dtype), err::println);
              PipelineBenchmark bench = new PipelineBenchmark(backend, Sd2Configs.unet(), Sd2Configs.vae(), h, w, seed)) {
             err.printf(Locale.ROOT, "built full-size SD2 UNet + VAE in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             err.flush();

@@ -118,7 +118,7 @@ abstract class PredictCommand implements Callable<Integer> {
         if (mismatch != null) out.line("warning: " + mismatch);
 
         Map<Path, String> stems = Inputs.outputStems(files);
-        try (Backend backend = Backends.create(device, out::line);
+        try (Backend backend = Backends.create(device, dev.onestep.tensor.DType.parseCompute(dtype), out::line);
              OneStepPipeline pipeline = OneStepPipeline.load(folder, backend)) {
             for (String w : folder.warnings()) out.line("warning: " + w);
             if (!dtype.equals("fp32") && backend.name().equals("cpu"))
