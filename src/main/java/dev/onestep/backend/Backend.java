@@ -98,6 +98,16 @@ public interface Backend extends AutoCloseable {
     Tensor upsampleNearest(Tensor x, int outH, int outW);
 
     /**
+     * conv2d(upsampleNearest(x, outH, outW), w, stride, pad) — the decoder's up-sampling conv. Backends may fuse it so
+     * the up-sampled tensor (4× the input) never exists; this default does the two ops.
+     */
+    default Tensor upsampleNearestConv2d(Tensor x, int outH, int outW, Conv2dWeights w, int stride, Padding pad) {
+        try (Tensor up = upsampleNearest(x, outH, outW)) {
+            return conv2d(up, w, stride, pad);
+        }
+    }
+
+    /**
      * Sinusoidal timestep features as diffusers' get_timestep_embedding: [timesteps.length, dim].
      * half = dim/2, freq_i = exp(−ln(10000) · i / (half − freqShift)), features = [sin(t·freq), cos(t·freq)],
      * swapped to [cos, sin] when {@code flipSinToCos}; computed in fp32.

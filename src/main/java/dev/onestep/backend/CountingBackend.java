@@ -42,6 +42,13 @@ public final class CountingBackend implements Backend {
     }
 
     @Override
+    public Tensor upsampleNearestConv2d(Tensor x, int outH, int outW, Conv2dWeights w, int stride, Padding pad) {
+        Tensor y = inner.upsampleNearestConv2d(x, outH, outW, w, stride, pad);
+        flops += 2L * y.numel() * w.inChannels() * w.kernelH() * w.kernelW();
+        return y;
+    }
+
+    @Override
     public Tensor linear(Tensor x, LinearWeights w) {
         flops += 2L * (x.numel() / w.inFeatures()) * w.inFeatures() * w.outFeatures();
         return inner.linear(x, w);

@@ -28,6 +28,11 @@ public final class Conv2d {
         return new Conv2d(w, name, in, out, kernel, 1, Padding.same((kernel - 1) / 2));
     }
 
+    /** forward(nearest-upsample(x) to outH × outW), fused where the backend can (no up-sampled tensor). */
+    public Tensor forwardUpsampled(Tensor x, int outH, int outW) {
+        return backend.upsampleNearestConv2d(x, outH, outW, weights, stride, padding);
+    }
+
     public Tensor forward(Tensor x) {
         return backend.conv2d(x, weights, stride, padding); // [N, H, W, in] → [N, H', W', out]
     }

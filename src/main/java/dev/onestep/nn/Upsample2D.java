@@ -21,8 +21,6 @@ public final class Upsample2D {
 
     /** Upsampling to outH × outW (the UNet passes its skip's size when the latent is not a multiple of 8). */
     public Tensor forward(Tensor x, int outH, int outW) {
-        try (Tensor up = backend.upsampleNearest(x, outH, outW)) { // [N, outH, outW, C]
-            return conv.forward(up);                               // [N, outH, outW, C]
-        }
+        return conv.forwardUpsampled(x, outH, outW);              // [N, outH, outW, C], no up-sampled copy on the CPU
     }
 }

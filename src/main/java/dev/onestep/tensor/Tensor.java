@@ -55,6 +55,18 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(shape, dtype, segment, null, Location.HOST, null);
     }
 
+    /**
+     * A host tensor over memory owned by an allocator (e.g. a backend's buffer pool): closing it runs
+     * {@code releaser} (which returns the memory to its owner) instead of freeing anything itself.
+     * {@code segment} may be larger than the tensor; the tensor sees its first numel·size bytes.
+     */
+    public static Tensor host(MemorySegment segment, DType dtype, AutoCloseable releaser, int... shape) {
+        long bytes = numel(shape) * dtype.byteSize();
+        if (segment.byteSize() < bytes)
+            throw new IllegalArgumentException("segment of " + segment.byteSize() + " bytes for " + dtype + Arrays.toString(shape));
+        return new Tensor(shape, dtype, segment.asSlice(0, bytes), null, Location.HOST, releaser);
+    }
+
     /** A device tensor: the segment's address is the device pointer; {@code releaser} frees it. */
     public static Tensor device(long address, DType dtype, AutoCloseable releaser, int... shape) {
         return new Tensor(shape, dtype, MemorySegment.ofAddress(address), null, Location.DEVICE, releaser);
@@ -159,7 +171,7 @@ public final class Tensor implements AutoCloseable {
             try {
                 releaser.close();
             } catch (Exception e) {
-                throw new IllegalStateException("failed to free device tensor " + this, e);
+                throw new IllegalStateException("failed to release tensor " + this, e);
             }
         }
     }

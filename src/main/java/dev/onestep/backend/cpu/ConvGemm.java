@@ -47,8 +47,20 @@ final class ConvGemm {
     /** y [N, OH, OW, O] = conv(x [N, H, W, I]) with packed weights [kh·kw·I, O]. */
     static void run(MemorySegment x, int n, int h, int w, int ci, int kh, int kw, int stride, Padding pad,
                     Gemm.Packed weights, MemorySegment y, int oh, int ow, boolean vector) {
+        run(x, n, h, w, ci, null, null, kh, kw, stride, pad, weights, y, oh, ow, vector);
+    }
+
+    /**
+     * The same over a virtual input of h × w pixels whose row iy is source row {@code rowMap[iy]} and column ix source
+     * column {@code colMap[ix]} of x (x then has {@code srcH} = max(rowMap)+1 rows…); null maps mean x is the input.
+     * Nearest up-sampling fused into the conv: the gather reads the small tensor, the up-sampled one never exists.
+     */
+    static void run(MemorySegment x, int n, int h, int w, int ci, int[] rowMap, int[] colMap, int kh, int kw, int stride,
+                    Padding pad, Gemm.Packed weights, MemorySegment y, int oh, int ow, boolean vector) {
         int m = n * oh * ow;
-        if (kh == 1 && kw == 1 && stride == 1 && pad.equals(Padding.NONE)) {
+        boolean mapped = rowMap != null;
+        int srcH = mapped ? rowMap[h - 1] + 1 : h, srcW = mapped ? colMap[w - 1] + 1 : w;
+        if (!mapped && kh == 1 && kw == 1 && stride == 1 && pad.equals(Padding.NONE)) {
             Gemm.run(m, weights, Gemm.matrix(x, ci), Gemm.uniformKBlocks(ci), y, vector);
             return;
         }
@@ -67,7 +79,8 @@ final class ConvGemm {
                     if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
                         Arrays.fill(dst, dOff, dOff + cl, 0f);
                     } else {
-                        long off = ((((long) b * h + iy) * w + ix) * ci + c0) * 4;
+                        int sy = mapped ? rowMap[iy] : iy, sx = mapped ? colMap[ix] : ix;
+                        long off = ((((long) b * srcH + sy) * srcW + sx) * ci + c0) * 4;
                         MemorySegment.copy(x, F, off, dst, dOff, cl);
                     }
                 }

@@ -4,6 +4,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
+import dev.onestep.tensor.DType;
+
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -18,8 +21,9 @@ import java.nio.ByteOrder;
  *   <li>A (activations) is packed per (MC rows × kc) block into a per-thread buffer, row-major [MC][kc]. The
  *       {@link ASource} does the gathering: plain row copies for a matrix, patch gathers for a convolution
  *       (implicit GEMM: no full im2col buffer ever exists).
- *   <li>The micro-kernel computes MR × NR = 6 rows × 2 vectors (12 accumulators) over kc, broadcasting one A
- *       value per row and k; the kc × NR slice of a B panel stays in L1 while all MC/MR row groups pass over it.
+ *   <li>The micro-kernel computes MR × NR = 12 rows × 2 vectors (24 of the 32 AVX-512 registers as accumulators)
+ *       over kc, broadcasting one A value per row and k; the kc × NR slice of a B panel (widened to fp32 into a
+ *       per-thread buffer when the weights are F16/BF16) stays in L1 while all MC/MR row groups pass over it.
  *   <li>K blocks are accumulated into C in the write-back (the first block adds the bias).
  *   <li>Parallel over (M block, N panel group) tiles.
  * </ul>
@@ -29,50 +33,117 @@ final class Gemm {
 
     static final VectorSpecies<Float> S = CpuBackend.SPECIES;
     static final int VL = S.length();
-    static final int MR = 6;
+    static final int MR = 12;
     static final int NR = 2 * VL;
     static final int KC = Integer.getInteger("onestep.cpu.kc", 256);
-    static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", 120) / MR);
+    static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", 384) / MR);
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort H = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /**
-     * Weights packed for the micro-kernel: panels of NR output columns, [panel][K][NR], plus a bias padded to
-     * panels·NR (or null). F32 for now; a short[] F16/BF16 twin widened in the kernel would sit beside it.
+     * Weights packed for the micro-kernel: panels of NR output columns, [panel][K][NR], off-heap in their stored dtype
+     * (F32, or F16/BF16 at half the memory, widened to fp32 one kc × NR panel slice at a time in {@link #run}), plus a
+     * bias padded to panels·NR (or null). {@link #close()} frees the memory.
      */
-    static final class Packed {
+    static final class Packed implements AutoCloseable {
         final int k, n, panels;
-        final float[] data;
+        final DType dtype;
+        final MemorySegment data;
         final float[] bias;
+        private final Arena arena;
 
-        Packed(int k, int n, float[] data, float[] bias) {
+        private Packed(int k, int n, DType dtype, Arena arena, MemorySegment data, float[] bias) {
             this.k = k;
             this.n = n;
             this.panels = (n + NR - 1) / NR;
+            this.dtype = dtype;
+            this.arena = arena;
             this.data = data;
             this.bias = bias;
         }
 
-        /** Packs B given as element(k, n). */
+        /** Packs B given as element(k, n) in F32. */
         static Packed of(int k, int n, ElementAt b, float[] bias) {
+            return of(k, n, b, bias, DType.F32);
+        }
+
+        /**
+         * Packs B given as element(k, n), stored as {@code dtype} (F32, F16 or BF16; values are rounded to it, which
+         * is exact when they came from that dtype).
+         */
+        static Packed of(int k, int n, ElementAt b, float[] bias, DType dtype) {
+            if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16)
+                throw new IllegalArgumentException("weights stored as " + dtype);
             int panels = (n + NR - 1) / NR;
             long size = (long) panels * k * NR;
-            if (size > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("weights too large to pack: K=" + k + " N=" + n);
-            float[] data = new float[(int) size];
-            for (int p = 0; p < panels; p++)
-                for (int kk = 0; kk < k; kk++) {
-                    int base = (p * k + kk) * NR;
-                    for (int j = 0; j < NR; j++) {
-                        int col = p * NR + j;
-                        if (col < n) data[base + j] = b.at(kk, col);
+            int es = dtype.byteSize();
+            Arena arena = Arena.ofShared();
+            MemorySegment data = arena.allocate(Math.max(1, size * es), 64);
+            // panels in parallel (b.at must be a pure read): weight loading and per-call K/V packing in attention
+            boolean par = size >= (1 << 16);
+            Parallel.parallelFor(par ? panels : 1, t -> {
+                float[] row = new float[NR];
+                int pFrom = par ? t : 0, pTo = par ? t + 1 : panels;
+                for (int p = pFrom; p < pTo; p++)
+                    for (int kk = 0; kk < k; kk++) {
+                        long base = ((long) p * k + kk) * NR;
+                        for (int j = 0; j < NR; j++) {
+                            int col = p * NR + j;
+                            row[j] = col < n ? b.at(kk, col) : 0f;
+                        }
+                        switch (dtype) {
+                            case F32 -> MemorySegment.copy(row, 0, data, F, base * 4, NR);
+                            case F16 -> { for (int j = 0; j < NR; j++) data.setAtIndex(H, base + halfSlot(j), Float.floatToFloat16(row[j])); }
+                            default -> { for (int j = 0; j < NR; j++) data.setAtIndex(H, base + halfSlot(j), DType.f32ToBf16(row[j])); }
+                        }
                     }
-                }
+            });
             float[] pb = null;
             if (bias != null) {
                 pb = new float[panels * NR];
                 System.arraycopy(bias, 0, pb, 0, n);
             }
-            return new Packed(k, n, data, pb);
+            return new Packed(k, n, dtype, arena, data, pb);
+        }
+
+        /**
+         * Where column j of a half-precision panel row sits: pair-interleaved, column j (j < VL) in the low half and
+         * column VL + j in the high half of 32-bit slot j, so the kernel widens a row with two shifts ({@link Half#widenPairs}).
+         */
+        static int halfSlot(int j) {
+            return j < VL ? 2 * j : 2 * (j - VL) + 1;
+        }
+
+        /** Bytes of packed weights. */
+        long bytes() { return data.byteSize(); }
+
+        @Override
+        public void close() {
+            if (arena.scope().isAlive()) arena.close();
+        }
+    }
+
+    /**
+     * dst[0 .. kc·NR) = panel {@code p}'s rows [k0, k0 + kc) widened to fp32. F16 widening is exact (the vector path does
+     * it with integer ops: no vector f16 conversion exists in the Vector API).
+     */
+    static void widen(Packed b, int p, int k0, int kc, float[] dst, boolean vector) {
+        long off = ((long) p * b.k + k0) * NR;
+        int len = kc * NR;
+        switch (b.dtype) {
+            case F32 -> MemorySegment.copy(b.data, F, off * 4, dst, 0, len);
+            case F16, BF16 -> {
+                boolean bf = b.dtype == DType.BF16;
+                if (vector && Half.PAIRS) {
+                    Half.widenPairs(b.data, off * 2, dst, kc, bf);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        short bits = b.data.getAtIndex(H, off + (i / NR) * NR + Packed.halfSlot(i % NR));
+                        dst[i] = bf ? DType.bf16ToF32(bits) : Float.float16ToFloat(bits);
+                    }
+                }
+            }
         }
     }
 
@@ -106,6 +177,7 @@ final class Gemm {
 
     private static final class Scratch {
         float[] a = new float[0];
+        float[] b = new float[0];
         final float[] tile = new float[MR * NR];
     }
 
@@ -113,6 +185,11 @@ final class Gemm {
 
     /** C [M, N] (row stride N, F32 segment) = A · B (+ bias). */
     static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, boolean vector) {
+        run(m, b, a, kBlocks, c, b.n, 0, vector);
+    }
+
+    /** C[r][cOff + j] (row stride ldc floats, F32 segment) = (A · B (+ bias))[r][j]. */
+    static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, int ldc, int cOff, boolean vector) {
         if (m == 0 || b.n == 0) return;
         int mc = Math.min(MC, (m + MR - 1) / MR * MR);
         int mBlocks = (m + mc - 1) / mc;
@@ -122,14 +199,15 @@ final class Gemm {
         int groups = (b.panels + perGroup - 1) / perGroup;
         int maxKc = 0;
         for (int[] kb : kBlocks) maxKc = Math.max(maxKc, kb[1]);
-        int aSize = mc * maxKc;
+        int aSize = mc * maxKc, bSize = maxKc * NR;
         Parallel.parallelFor(mBlocks * groups, t -> {
             int mb = t / groups, g = t % groups;
             int m0 = mb * mc, rows = Math.min(mc, m - m0);
             int p0 = g * perGroup, p1 = Math.min(b.panels, p0 + perGroup);
             Scratch s = SCRATCH.get();
             if (s.a.length < aSize) s.a = new float[aSize];
-            float[] abuf = s.a, tile = s.tile;
+            if (s.b.length < bSize) s.b = new float[bSize];
+            float[] abuf = s.a, bbuf = s.b, tile = s.tile;
             for (int kbi = 0; kbi < kBlocks.length; kbi++) {
                 int k0 = kBlocks[kbi][0], kc = kBlocks[kbi][1];
                 a.pack(m0, rows, k0, kc, abuf);
@@ -138,19 +216,19 @@ final class Gemm {
                 int padded = (rows + MR - 1) / MR * MR;
                 java.util.Arrays.fill(abuf, rows * kc, padded * kc, 0f);
                 for (int p = p0; p < p1; p++) {
-                    int bOff = (p * b.k + k0) * NR;
+                    widen(b, p, k0, kc, bbuf, vector);
                     int col0 = p * NR, cols = Math.min(NR, b.n - col0);
                     for (int i = 0; i < rows; i += MR) {
-                        if (vector) kernelVector(abuf, i * kc, kc, b.data, bOff, tile);
-                        else kernelScalar(abuf, i * kc, kc, b.data, bOff, tile);
-                        writeBack(tile, c, m0 + i, Math.min(MR, rows - i), col0, cols, b.n, kbi == 0 ? b.bias : null, kbi == 0, vector);
+                        if (vector) kernelVector(abuf, i * kc, kc, bbuf, 0, tile);
+                        else kernelScalar(abuf, i * kc, kc, bbuf, 0, tile);
+                        writeBack(tile, c, m0 + i, Math.min(MR, rows - i), col0, cols, ldc, cOff, kbi == 0 ? b.bias : null, kbi == 0, vector);
                     }
                 }
             }
         });
     }
 
-    /** tile[MR][NR] = A[6 rows starting at aOff, stride kc] · Bpanel[kc][NR]. */
+    /** tile[MR][NR] = A[MR rows starting at aOff, stride kc] · Bpanel[kc][NR]: MR × 2 vector accumulators. */
     static void kernelVector(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
@@ -158,12 +236,19 @@ final class Gemm {
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        int a0 = aOff, a1 = a0 + kc, a2 = a1 + kc, a3 = a2 + kc, a4 = a3 + kc, a5 = a4 + kc;
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+        FloatVector c80 = FloatVector.zero(S), c81 = FloatVector.zero(S);
+        FloatVector c90 = FloatVector.zero(S), c91 = FloatVector.zero(S);
+        FloatVector c100 = FloatVector.zero(S), c101 = FloatVector.zero(S);
+        FloatVector c110 = FloatVector.zero(S), c111 = FloatVector.zero(S);
+        int a0 = aOff + 0 * kc, a1 = aOff + 1 * kc, a2 = aOff + 2 * kc, a3 = aOff + 3 * kc, a4 = aOff + 4 * kc, a5 = aOff + 5 * kc, a6 = aOff + 6 * kc, a7 = aOff + 7 * kc, a8 = aOff + 8 * kc, a9 = aOff + 9 * kc, a10 = aOff + 10 * kc, a11 = aOff + 11 * kc;
         for (int k = 0; k < kc; k++) {
             int bo = bOff + k * NR;
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
-            FloatVector av = FloatVector.broadcast(S, a[a0 + k]);
+            FloatVector av;
+            av = FloatVector.broadcast(S, a[a0 + k]);
             c00 = b0.fma(av, c00);
             c01 = b1.fma(av, c01);
             av = FloatVector.broadcast(S, a[a1 + k]);
@@ -181,11 +266,29 @@ final class Gemm {
             av = FloatVector.broadcast(S, a[a5 + k]);
             c50 = b0.fma(av, c50);
             c51 = b1.fma(av, c51);
+            av = FloatVector.broadcast(S, a[a6 + k]);
+            c60 = b0.fma(av, c60);
+            c61 = b1.fma(av, c61);
+            av = FloatVector.broadcast(S, a[a7 + k]);
+            c70 = b0.fma(av, c70);
+            c71 = b1.fma(av, c71);
+            av = FloatVector.broadcast(S, a[a8 + k]);
+            c80 = b0.fma(av, c80);
+            c81 = b1.fma(av, c81);
+            av = FloatVector.broadcast(S, a[a9 + k]);
+            c90 = b0.fma(av, c90);
+            c91 = b1.fma(av, c91);
+            av = FloatVector.broadcast(S, a[a10 + k]);
+            c100 = b0.fma(av, c100);
+            c101 = b1.fma(av, c101);
+            av = FloatVector.broadcast(S, a[a11 + k]);
+            c110 = b0.fma(av, c110);
+            c111 = b1.fma(av, c111);
         }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, VL);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + VL);
+        c00.intoArray(tile, 0 * NR);
+        c01.intoArray(tile, 0 * NR + VL);
+        c10.intoArray(tile, 1 * NR);
+        c11.intoArray(tile, 1 * NR + VL);
         c20.intoArray(tile, 2 * NR);
         c21.intoArray(tile, 2 * NR + VL);
         c30.intoArray(tile, 3 * NR);
@@ -194,6 +297,18 @@ final class Gemm {
         c41.intoArray(tile, 4 * NR + VL);
         c50.intoArray(tile, 5 * NR);
         c51.intoArray(tile, 5 * NR + VL);
+        c60.intoArray(tile, 6 * NR);
+        c61.intoArray(tile, 6 * NR + VL);
+        c70.intoArray(tile, 7 * NR);
+        c71.intoArray(tile, 7 * NR + VL);
+        c80.intoArray(tile, 8 * NR);
+        c81.intoArray(tile, 8 * NR + VL);
+        c90.intoArray(tile, 9 * NR);
+        c91.intoArray(tile, 9 * NR + VL);
+        c100.intoArray(tile, 10 * NR);
+        c101.intoArray(tile, 10 * NR + VL);
+        c110.intoArray(tile, 11 * NR);
+        c111.intoArray(tile, 11 * NR + VL);
     }
 
     /** Scalar twin of {@link #kernelVector}. */
@@ -210,10 +325,10 @@ final class Gemm {
     }
 
     /** C[row0 + r][col0 + j] = (first ? bias : C) + tile[r][j] for the valid rows × cols. */
-    private static void writeBack(float[] tile, MemorySegment c, int row0, int rows, int col0, int cols, int ldc,
+    private static void writeBack(float[] tile, MemorySegment c, int row0, int rows, int col0, int cols, int ldc, int cOff,
                                   float[] bias, boolean first, boolean vector) {
         for (int r = 0; r < rows; r++) {
-            long base = ((long) (row0 + r) * ldc + col0) * 4;
+            long base = ((long) (row0 + r) * ldc + cOff + col0) * 4;
             int t = r * NR;
             int j = 0;
             if (vector) {

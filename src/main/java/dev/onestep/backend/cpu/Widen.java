@@ -10,6 +10,24 @@ import java.lang.foreign.ValueLayout;
 final class Widen {
     private Widen() {}
 
+    /** Element i of a host tensor widened to float. */
+    @FunctionalInterface
+    interface Reader {
+        float at(long i);
+    }
+
+    /** Reads a floating host tensor in place (F32, F16, BF16), widening per element. */
+    static Reader reader(String op, Tensor t) {
+        Checks.require(t != null && t.isHost() && t.dtype().isFloating(), op, "expected a floating host tensor, got", t);
+        MemorySegment seg = t.data();
+        return switch (t.dtype()) {
+            case F32 -> i -> seg.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+            case F16 -> i -> Float.float16ToFloat(seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
+            case BF16 -> i -> DType.bf16ToF32(seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
+            default -> throw new IllegalArgumentException(op + ": unsupported dtype " + t.dtype());
+        };
+    }
+
     static float[] toFloats(String op, Tensor t) {
         Checks.require(t != null && t.isHost() && t.dtype().isFloating(), op, "expected a floating host tensor, got", t);
         long n = t.numel();

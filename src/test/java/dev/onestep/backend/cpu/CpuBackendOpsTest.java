@@ -108,6 +108,29 @@ class CpuBackendOpsTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void upsampleNearestConv2dFused(boolean vector) {
+        CpuBackend b = cpu(vector);
+        Random r = new Random(15);
+        int[][] cases = { // n, h, w, ci, co, outH, outW, k
+                {1, 3, 4, 5, 7, 6, 8, 3}, {2, 5, 3, 17, 33, 10, 6, 3}, {1, 4, 5, 300, 9, 7, 11, 3}, {1, 1, 1, 3, 4, 2, 2, 3},
+                {1, 3, 3, 8, 5, 6, 6, 1}};
+        for (int[] c : cases) {
+            Tensor x = uniform(r, -1, 1, c[0], c[1], c[2], c[3]);
+            int kk = c[7] * c[7] * c[3];
+            Tensor w = uniform(r, -(float) (1 / Math.sqrt(kk)), (float) (1 / Math.sqrt(kk)), c[4], c[3], c[7], c[7]), bias = uniform(r, -1, 1, c[4]);
+            Padding pad = Padding.same((c[7] - 1) / 2);
+            Conv2dWeights wc = b.prepareConv2d(w, bias), wr = REF.prepareConv2d(w, bias);
+            Tensor got = b.upsampleNearestConv2d(x, c[5], c[6], wc, 1, pad);
+            Tensor up = REF.upsampleNearest(x, c[5], c[6]);
+            Tensor want = REF.conv2d(up, wr, 1, pad);
+            Compare.assertShape("upsampleNearestConv2d", want.shape(), got.shape());
+            Compare.assertClose("upsampleNearestConv2d " + mode(vector) + " " + s(c), want.toFloatArray(), got.toFloatArray(), 2e-6 * Math.sqrt(kk), 1e-5);
+            close(x, w, bias, got, up, want);
+        }
+    }
+
     @Test
     void halfPrecisionWeightsMatchWideningByHand() {
         Backend b = cpu(true);
@@ -146,7 +169,11 @@ class CpuBackendOpsTest {
                 {2, 5, 9, 1, 3, 3, 0, 0},
                 {1, 130, 70, 5, 64, 64, 0, 1},   // Lq ≠ Lk, sharp scores
                 {1, 70, 130, 2, 8, 8, 1, 0},     // causal with Lq < Lk
-                {1, 33, 65, 2, 16, 24, 0, 0}};   // value dim ≠ key dim
+                {1, 33, 65, 2, 16, 24, 0, 0},    // value dim ≠ key dim
+                // GEMM path (AttentionGemm: non-causal, Lk ≥ 256): odd sizes, several query blocks, d past one K block
+                {1, 400, 520, 1, 40, 24, 0, 1},
+                {2, 260, 257, 3, 20, 20, 0, 0},
+                {1, 13, 300, 1, 300, 290, 0, 0}};
         for (int[] c : cases) {
             int n = c[0], lq = c[1], lk = c[2], h = c[3], d = c[4], dv = c[5];
             boolean causal = c[6] == 1;
