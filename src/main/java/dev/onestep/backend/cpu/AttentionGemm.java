@@ -87,14 +87,15 @@ final class AttentionGemm {
         if (vector) {
             FloatVector acc = FloatVector.zero(S);
             for (; j <= len - VL; j += VL) {
-                FloatVector e = FloatVector.fromArray(S, row, j).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+                FloatVector e = FloatVector.fromArray(S, row, j).mul(scale).sub(max);
+                e = VecMath.exp(e);
                 e.intoArray(row, j);
                 acc = acc.add(e);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = VecMath.sum(acc);
         }
         for (; j < len; j++) {
-            float e = (float) Math.exp(row[j] * scale - max);
+            float e = VecMath.exp(row[j] * scale - max);
             row[j] = e;
             sum += e;
         }

@@ -73,7 +73,7 @@ final class CpuMath {
     }
 
     static float siluF(float x) {
-        return x / (1f + (float) Math.exp(-x));
+        return x / (1f + VecMath.exp(-x));
     }
 
     /**

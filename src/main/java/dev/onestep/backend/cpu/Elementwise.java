@@ -22,7 +22,7 @@ final class Elementwise {
 
     static FloatVector siluVector(FloatVector v) {
         // x / (1 + e^{−x}); e^{−x} → ∞ for very negative x gives −0, as it should
-        return v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+        return v.div(VecMath.exp(v.neg()).add(1f));
     }
 
     static FloatVector erfVector(FloatVector x0) {

@@ -161,20 +161,21 @@ final class FlashAttention {
         }
         for (; j < limit; j++) mx = Math.max(mx, sc[off + j]);
         float mNew = Math.max(m[r], mx);
-        float corr = (float) Math.exp(m[r] - mNew); // m[r] = −∞ the first time: corr = 0
+        float corr = VecMath.exp(m[r] - mNew); // m[r] = −∞ the first time: corr = 0
         float sum = 0f;
         j = 0;
         if (vector) {
             FloatVector mv = FloatVector.broadcast(S, mNew), acc = FloatVector.zero(S);
             for (; j + VL <= limit; j += VL) {
-                FloatVector e = FloatVector.fromArray(S, sc, off + j).sub(mv).lanewise(VectorOperators.EXP);
+                FloatVector e = FloatVector.fromArray(S, sc, off + j).sub(mv);
+                e = VecMath.exp(e);
                 e.intoArray(sc, off + j);
                 acc = acc.add(e);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = VecMath.sum(acc);
         }
         for (; j < limit; j++) {
-            float e = (float) Math.exp(sc[off + j] - mNew);
+            float e = VecMath.exp(sc[off + j] - mNew);
             sc[off + j] = e;
             sum += e;
         }

@@ -153,7 +153,7 @@ final class Norms {
                     acc = acc.add(v);
                 }
             }
-            total = acc.reduceLanes(VectorOperators.ADD);
+            total = VecMath.sum(acc);
         }
         for (; j < c; j++) {
             float v = x.get(F, off + j * 4L);

@@ -1,0 +1,65 @@
+package dev.onestep.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Run-to-run deterministic replacements for the Vector API operations whose results the API leaves open:
+ * {@code lanewise(EXP)} (an SVML intrinsic once C2 compiles the loop, a Java fallback before: the last bits
+ * differ) and {@code reduceLanes(ADD)} on floats (the summation order is unspecified). With these, the same
+ * input gives the same bits before and after JIT warm-up — OneStep promises a deterministic forward pass.
+ *
+ * <p>exp is Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for exactness), a degree-6
+ * polynomial for e^r, and 2ⁿ built in the exponent bits; ≤ 2 ulp over [−87.3, 88.4]; below that it is 0 (softmax's masked −∞ stay exact zeros), above it saturates,
+ * NaN stays NaN.
+ * {@link #exp(float)} is the same arithmetic on one lane, so vector bodies and scalar tails agree bit for bit.
+ */
+final class VecMath {
+    private VecMath() {}
+
+    private static final float HI = 88.3762626647949f, LO = -87.3365447505531f;
+    private static final float LOG2E = 1.44269504088896341f, C1 = 0.693359375f, C2 = -2.12194440e-4f;
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+            P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> nan = x.test(VectorOperators.IS_NAN), under = x.compare(VectorOperators.LT, LO);
+        FloatVector in = x;
+        x = x.max(LO).min(HI);
+        FloatVector fx = x.mul(LOG2E).add(0.5f);
+        // floor(fx): truncate toward zero, then step down where that rounded up (negative non-integers)
+        FloatVector t = ((IntVector) fx.convert(VectorOperators.F2I, 0)).convert(VectorOperators.I2F, 0).reinterpretAsFloats();
+        VectorMask<Float> up = t.compare(VectorOperators.GT, fx);
+        fx = t.sub(1f, up);
+        FloatVector r = x.sub(fx.mul(C1)).sub(fx.mul(C2));
+        FloatVector z = r.mul(r);
+        FloatVector y = r.mul(P0).add(P1).mul(r).add(P2).mul(r).add(P3).mul(r).add(P4).mul(r).add(P5).mul(z).add(r).add(1f);
+        IntVector n = (IntVector) fx.convert(VectorOperators.F2I, 0);
+        FloatVector pow2n = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return y.mul(pow2n).blend(0f, under).blend(in, nan);
+    }
+
+    static float exp(float x) {
+        if (x != x) return x;
+        if (x < LO) return 0f;
+        x = Math.min(x, HI);
+        float fx = x * LOG2E + 0.5f;
+        float t = (float) (int) fx;
+        if (t > fx) t -= 1f;
+        fx = t;
+        float r = x - fx * C1 - fx * C2;
+        float z = r * r;
+        float y = ((((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * z) + r + 1f;
+        return y * Float.intBitsToFloat(((int) fx + 127) << 23);
+    }
+
+    /** Sum of the lanes in a fixed order (lane 0 first). */
+    static float sum(FloatVector v) {
+        float[] a = v.toArray();
+        float s = 0f;
+        for (float f : a) s += f;
+        return s;
+    }
+}
