@@ -63,21 +63,25 @@ final class BenchCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "built full-size SD2 UNet + VAE in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             err.flush();
             Map<String, PipelineBenchmark.Stage> stages = bench.run(warmup, iters, s -> { err.println(s); err.flush(); });
-            long peak = backend.peakMemoryBytes() > 0 ? backend.peakMemoryBytes() : Progress.peakRssBytes();
+            // the CPU's budget is the process (weights + activations + JVM): peak RSS; a GPU's is its device memory
+            boolean cpu = backend.name().equals("cpu");
+            long activations = backend.peakMemoryBytes();
+            long peak = cpu || activations <= 0 ? Progress.peakRssBytes() : activations;
             double peakTflops = backend.peakTflops();
             out.printf(Locale.ROOT, "%s, %s, %dx%d, median of %d (after %d warm-up)%n", backend.describe(), dtype, h, w, iters, warmup);
             out.printf(Locale.ROOT, "%-11s %10s %10s %10s %9s%s%n", "stage", "median ms", "min ms", "GFLOP", "GFLOP/s", peakTflops > 0 ? "  of peak" : "");
             for (PipelineBenchmark.Stage s : stages.values())
                 out.printf(Locale.ROOT, "%-11s %10.1f %10.1f %10.1f %9.1f%s%n", s.name(), s.medianMs(), s.minMs(), s.flops() / 1e9, s.gflops(),
                         peakTflops > 0 ? String.format(Locale.ROOT, "  %5.1f %%", 100 * s.gflops() / (peakTflops * 1e3)) : "");
-            out.printf(Locale.ROOT, "peak memory: %.2f GB (%s)%n", peak / 1e9, backend.peakMemoryBytes() > 0 ? "device" : "process RSS");
+            out.printf(Locale.ROOT, "peak memory: %.2f GB (%s)%s%n", peak / 1e9, cpu || activations <= 0 ? "process RSS" : "device",
+                    activations > 0 ? String.format(Locale.ROOT, "; activations %.2f GB", activations / 1e9) : "");
             out.flush();
-            if (json != null) writeJson(backend, h, w, stages, peak);
+            if (json != null) writeJson(backend, h, w, stages, peak, activations);
         }
         return 0;
     }
 
-    private void writeJson(Backend backend, int h, int w, Map<String, PipelineBenchmark.Stage> stages, long peak) throws IOException {
+    private void writeJson(Backend backend, int h, int w, Map<String, PipelineBenchmark.Stage> stages, long peak, long activations) throws IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("device", backend.name());
         m.put("device_description", backend.describe());
@@ -90,6 +94,7 @@ final class BenchCommand implements Callable<Integer> {
             m.put(s.name() + "_gflops", round(s.gflops()));
         }
         m.put("peak_memory_bytes", peak);
+        m.put("activation_peak_bytes", activations);
         StringBuilder sb = new StringBuilder("{\n");
         int i = 0;
         for (Map.Entry<String, Object> e : m.entrySet()) {
