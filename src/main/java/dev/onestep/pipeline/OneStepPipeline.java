@@ -169,7 +169,11 @@ public final class OneStepPipeline implements AutoCloseable {
         ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
         try (Tensor z = backend.axpby(1f / scalingFactor, latent, 0f, null)) {            // [1, h8, w8, 4]
             if (dump != null) dump.stage("vae_dec_input_unscaled", z);
-            try (Tensor decoded = vae.decode(z, hook.prefixed("vae_dec/"))) {            // [1, 8h8, 8w8, 3]
+            // Past TILE_LATENT² latents (R = 0 on large photos) the decoder runs in blended tiles so memory stays flat;
+            // at the default 768 processing resolution (96×96 latent) it is one exact pass, as the reference.
+            boolean tiled = dump == null && Math.max(z.dim(1), z.dim(2)) > TILE_LATENT;
+            try (Tensor decoded = tiled ? vae.decodeTiled(z, TILE_LATENT, TILE_OVERLAP)
+                    : vae.decode(z, hook.prefixed("vae_dec/"))) {                         // [1, 8h8, 8w8, 3]
                 if (dump != null) dump.stage("vae_dec_output", decoded);
                 int dh = decoded.dim(1), dw = decoded.dim(2), c = decoded.dim(3);
                 try (Tensor host = backend.download(decoded)) {
@@ -178,6 +182,9 @@ public final class OneStepPipeline implements AutoCloseable {
             }
         }
     }
+
+    /** Decoder tiles for large latents: 128 latent pixels (1024 image pixels) with a 16-pixel blended overlap. */
+    static final int TILE_LATENT = 128, TILE_OVERLAP = 16;
 
     /** A decoded image as channels-first float planes [channels, height, width]. */
     public record Planes(float[] data, int channels, int height, int width) {}
