@@ -19,7 +19,7 @@ import dev.onestep.testutil.Compare;
 import dev.onestep.testutil.Fixtures;
 import dev.onestep.testutil.RecordingHook;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -63,10 +63,11 @@ class CudaModelFixtureTest {
     ModelFolder folder;
     final Map<DType, Loaded> loaded = new EnumMap<>(DType.class);
 
-    @BeforeAll
+    // per test, not per class: a class-level assumption makes Surefire report "0 tests" instead of each one skipped
+    @BeforeEach
     void open() {
         CudaTestSupport.assumeGpu();
-        folder = ModelFolder.open(Fixtures.model(), null);
+        if (folder == null) folder = ModelFolder.open(Fixtures.model(), null);
     }
 
     @AfterAll
