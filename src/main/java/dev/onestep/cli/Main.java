@@ -28,10 +28,18 @@ public final class Main implements Runnable {
             if (System.getenv("ONESTEP_DEBUG") != null) e.printStackTrace(cmd.getErr());
             return 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            cl.getErr().println("onestep: " + message(e));
+            return 1;
+        }
     }
 
     static String message(Throwable e) {
+        if (e instanceof OutOfMemoryError)
+            return "out of memory (" + e.getMessage() + "): use a lower --processing-res, or give the JVM more memory "
+                    + "with ONESTEP_JAVA_OPTS=-Xmx…";
         String m = e.getMessage();
         return m != null && !m.isBlank() ? m : e.getClass().getSimpleName();
     }

@@ -149,7 +149,7 @@ final class MarigoldCommand implements Callable<Integer> {
                     OutputFiles.write(outDir, Inputs.stem(f), r.prediction(), r.uncertainty(), fmt);
                     if (!quiet) err.printf(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s (UNet %.2f s)%n", i + 1, files.size(), f.getFileName(),
                             img.width(), img.height(), r.prediction().times().totalMs() / 1000, r.prediction().times().unetMs() / 1000);
-                } catch (Exception e) {
+                } catch (Exception | OutOfMemoryError e) { // one image too large must not end the run
                     failed++;
                     err.println("error: " + f + ": " + Main.message(e));
                     if (System.getenv("ONESTEP_DEBUG") != null) e.printStackTrace(err);

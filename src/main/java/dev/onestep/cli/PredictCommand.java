@@ -132,7 +132,7 @@ abstract class PredictCommand implements Callable<Integer> {
                     Prediction p = pipeline.predict(img, task, processingRes, mode, hook);
                     writer.write(p, outDir, stems.get(f), fmt);
                     out.imageDone(files.size(), f, p);
-                } catch (Exception e) {
+                } catch (Exception | OutOfMemoryError e) { // one image too large must not end the run
                     out.imageFailed(files.size(), f, Main.message(e));
                     if (System.getenv("ONESTEP_DEBUG") != null) e.printStackTrace(spec.commandLine().getErr());
                 }
