@@ -33,11 +33,11 @@ public final class Backends {
             case "cuda", "gpu" -> {
                 String why = CudaBackend.unavailableReason();
                 if (why != null)
-                    throw new IllegalStateException("--device cuda: no usable CUDA GPU: " + why + ". Use --device cpu (or auto).");
+                    throw new IllegalStateException("--device cuda: no usable CUDA GPU: " + sentence(why) + " Use --device cpu (or auto).");
                 try {
                     yield new CudaBackend(computeType, CudaBackend.ConvPath.AUTO, log);
                 } catch (RuntimeException e) {
-                    throw new IllegalStateException("--device cuda: the CUDA backend failed to start: " + e.getMessage() + ". Use --device cpu (or auto).", e);
+                    throw new IllegalStateException("--device cuda: the CUDA backend failed to start: " + sentence(e.getMessage()) + " Use --device cpu (or auto).", e);
                 }
             }
             case "auto" -> {
@@ -59,5 +59,10 @@ public final class Backends {
         };
         log.accept("Using " + b.describe());
         return b;
+    }
+
+    // ends a message with a full stop unless it already ends a sentence
+    private static String sentence(String s) {
+        return s != null && (s.endsWith(".") || s.endsWith("?") || s.endsWith("!")) ? s : s + ".";
     }
 }
