@@ -8,9 +8,9 @@ import dev.onestep.model.clip.CLIPTextModel;
 import dev.onestep.model.unet.UNet2DConditionModel;
 import dev.onestep.model.vae.AutoencoderKL;
 import dev.onestep.tensor.DType;
-import dev.onestep.tensor.Layouts;
 import dev.onestep.tensor.Tensor;
 import dev.onestep.testutil.Compare;
+import dev.onestep.testutil.FixtureTensors;
 import dev.onestep.testutil.Fixtures;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -31,18 +31,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * really used (stored dtype) so a silent fp32 fallback cannot pass.
  */
 class HalfPrecisionWeightsTest {
-    static float[] nchw(Backend b, Tensor t) {
-        try (Tensor host = b.download(t); Tensor n = Layouts.toNchw(host)) {
-            return n.toFloatArray();
-        }
-    }
+    static float[] nchw(Backend b, Tensor t) { return FixtureTensors.nchw(b, t); }
 
-    static Tensor input(Backend b, String c, String file) {
-        try (Tensor nchw = Tensor.of(Fixtures.floats(c, file), Fixtures.shape(c, file));
-             Tensor host = nchw.rank() == 4 ? Layouts.toNhwc(nchw) : nchw.toF32()) {
-            return b.upload(host);
-        }
-    }
+    static Tensor input(Backend b, String c, String file) { return FixtureTensors.upload(b, c, file); }
 
     static void assertRelative(String what, float[] expected, float[] actual, double relBound) {
         double scale = 0;

@@ -7,9 +7,9 @@ import dev.onestep.io.WeightSource;
 import dev.onestep.model.clip.CLIPTextModel;
 import dev.onestep.model.unet.UNet2DConditionModel;
 import dev.onestep.model.vae.AutoencoderKL;
-import dev.onestep.tensor.Layouts;
 import dev.onestep.tensor.Tensor;
 import dev.onestep.testutil.Compare;
+import dev.onestep.testutil.FixtureTensors;
 import dev.onestep.testutil.Fixtures;
 import dev.onestep.testutil.RecordingHook;
 import org.junit.jupiter.api.AfterAll;
@@ -18,11 +18,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.nio.file.Files;
 import java.util.List;
-import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Each network, fp32 weights, against every golden tensor the reference wrote (diffusers/transformers on
@@ -69,30 +66,12 @@ class ModelFixtureTest {
 
     static List<String> cases() { return Fixtures.cases(); }
 
-    /** Uploads a fixture NCHW tensor as a channels-last backend tensor. */
-    Tensor input(String c, String file) {
-        try (Tensor nchw = Tensor.of(Fixtures.floats(c, file), Fixtures.shape(c, file));
-             Tensor host = nchw.rank() == 4 ? Layouts.toNhwc(nchw) : nchw.toF32()) {
-            return backend.upload(host);
-        }
-    }
+    Tensor input(String c, String file) { return FixtureTensors.upload(backend, c, file); }
 
-    float[] nchw(Tensor t) {
-        try (Tensor host = backend.download(t); Tensor n = Layouts.toNchw(host)) {
-            return n.toFloatArray();
-        }
-    }
+    float[] nchw(Tensor t) { return FixtureTensors.nchw(backend, t); }
 
     void assertActivations(String c, String dir, RecordingHook hook, int expectedCount) {
-        int checked = 0;
-        for (Map.Entry<String, float[]> e : hook.values.entrySet()) {
-            String file = "activations/" + dir + "/" + e.getKey() + ".npy";
-            if (!Files.exists(Fixtures.caseDir(c).resolve(file))) continue;
-            Compare.assertShape(c + " " + file, Fixtures.shape(c, file), hook.shapes.get(e.getKey()));
-            Compare.assertClose(c + " " + file, Fixtures.floats(c, file), e.getValue(), ATOL, RTOL_ACT);
-            checked++;
-        }
-        assertEquals(expectedCount, checked, c + ": activations compared in " + dir);
+        FixtureTensors.assertActivations("", c, dir, hook, expectedCount, ATOL, RTOL_ACT);
     }
 
     @ParameterizedTest

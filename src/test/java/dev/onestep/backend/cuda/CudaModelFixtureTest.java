@@ -13,9 +13,9 @@ import dev.onestep.pipeline.Task;
 import dev.onestep.image.ImageLoader;
 import dev.onestep.image.Resize;
 import dev.onestep.tensor.DType;
-import dev.onestep.tensor.Layouts;
 import dev.onestep.tensor.Tensor;
 import dev.onestep.testutil.Compare;
+import dev.onestep.testutil.FixtureTensors;
 import dev.onestep.testutil.Fixtures;
 import dev.onestep.testutil.RecordingHook;
 import org.junit.jupiter.api.AfterAll;
@@ -26,13 +26,11 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The tiny SD2 fixture networks on the CUDA backend against the reference's goldens, as ModelFixtureTest does for
@@ -89,18 +87,9 @@ class CudaModelFixtureTest {
         return out;
     }
 
-    static Tensor input(Backend b, String c, String file) {
-        try (Tensor nchw = Tensor.of(Fixtures.floats(c, file), Fixtures.shape(c, file));
-             Tensor host = nchw.rank() == 4 ? Layouts.toNhwc(nchw) : nchw.toF32()) {
-            return b.upload(host);
-        }
-    }
+    static Tensor input(Backend b, String c, String file) { return FixtureTensors.upload(b, c, file); }
 
-    static float[] nchw(Backend b, Tensor t) {
-        try (Tensor host = b.download(t); Tensor n = Layouts.toNchw(host)) {
-            return n.toFloatArray();
-        }
-    }
+    static float[] nchw(Backend b, Tensor t) { return FixtureTensors.nchw(b, t); }
 
     static void compare(String what, DType dt, float[] want, float[] got) {
         if (dt == DType.F32) Compare.assertClose(what, want, got, ATOL);
@@ -108,15 +97,7 @@ class CudaModelFixtureTest {
     }
 
     void assertActivations(String c, String dir, RecordingHook hook, int expectedCount) {
-        int checked = 0;
-        for (Map.Entry<String, float[]> e : hook.values.entrySet()) {
-            String file = "activations/" + dir + "/" + e.getKey() + ".npy";
-            if (!Files.exists(Fixtures.caseDir(c).resolve(file))) continue;
-            Compare.assertShape(c + " " + file, Fixtures.shape(c, file), hook.shapes.get(e.getKey()));
-            Compare.assertClose(c + " cuda " + file, Fixtures.floats(c, file), e.getValue(), ATOL, RTOL_ACT);
-            checked++;
-        }
-        assertEquals(expectedCount, checked, c + ": activations compared in " + dir);
+        FixtureTensors.assertActivations("cuda ", c, dir, hook, expectedCount, ATOL, RTOL_ACT);
     }
 
     @ParameterizedTest
