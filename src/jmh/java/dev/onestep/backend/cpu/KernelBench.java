@@ -84,11 +84,11 @@ public class KernelBench {
 
     /**
      * 3×3 same-padded convolutions at VAE and UNet shapes ("H×W×Cin>Cout"), F16 weights; 2·H·W·9·Cin·Cout FLOP:
-     * 384x512x128>128 58.0, 192x256x256>256 58.0, 96x128x512>512 58.0, 48x64x320>320 5.7, 12x16x1280>1280 5.7 GFLOP.
+     * 384x512x3>128 (the VAE's first conv) 1.4, 384x512x128>128 58.0, 192x256x256>256 58.0, 96x128x512>512 58.0, 48x64x320>320 5.7, 12x16x1280>1280 5.7 GFLOP.
      */
     @State(Scope.Benchmark)
     public static class ConvState {
-        @Param({"384x512x128>128", "192x256x256>256", "96x128x512>512", "48x64x320>320", "12x16x1280>1280"})
+        @Param({"384x512x3>128", "384x512x128>128", "192x256x256>256", "96x128x512>512", "48x64x320>320", "12x16x1280>1280"})
         public String conv;
         CpuBackend b;
         Tensor x;
@@ -122,11 +122,12 @@ public class KernelBench {
 
     /**
      * Attention "L×heads×d": the VAE mid block (3072 tokens at 384×512, one 512-wide head; 4·L²·d = 19.3 GFLOP) and a UNet
-     * self-attention at the 48×64 latent (5 heads of 64; 12.1 GFLOP).
+     * self-attention at the 48×64 latent (5 heads of 64; 12.1 GFLOP); "L×heads×d×Lk": the UNet's cross-attention to 2
+     * text tokens (16 MFLOP).
      */
     @State(Scope.Benchmark)
     public static class AttentionState {
-        @Param({"3072x1x512", "3072x5x64"})
+        @Param({"3072x1x512", "3072x5x64", "3072x5x64x2"})
         public String attn;
         CpuBackend b;
         Tensor q, k, v;
@@ -136,13 +137,13 @@ public class KernelBench {
         @Setup(Level.Trial)
         public void setup() {
             String[] p = attn.split("x");
-            int l = Integer.parseInt(p[0]), d = Integer.parseInt(p[2]);
+            int l = Integer.parseInt(p[0]), d = Integer.parseInt(p[2]), lk = p.length > 3 ? Integer.parseInt(p[3]) : l;
             heads = Integer.parseInt(p[1]);
             scale = (float) (1 / Math.sqrt(d));
             b = new CpuBackend();
             q = random(6, DType.F32, 1, 1, l, heads * d);
-            k = random(7, DType.F32, 1, 1, l, heads * d);
-            v = random(8, DType.F32, 1, 1, l, heads * d);
+            k = random(7, DType.F32, 1, 1, lk, heads * d);
+            v = random(8, DType.F32, 1, 1, lk, heads * d);
         }
 
         @TearDown(Level.Trial)

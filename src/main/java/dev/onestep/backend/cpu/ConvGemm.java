@@ -69,10 +69,37 @@ final class ConvGemm {
         Gemm.ASource src = (m0, rows, k0, kc, dst) -> {
             int[] blk = find(blocks, k0);
             int tap0 = blk[2], taps = blk[3], c0 = blk[4], cl = blk[5];
+            // whole channels per tap and no index maps: the taps of one kernel row at stride 1 are adjacent input pixels,
+            // so each in-bounds run of them is one contiguous copy (kw× fewer copies; 3 instead of 9 per pixel at 3×3)
+            boolean runs = !mapped && stride == 1 && cl == ci && kw > 1;
             for (int r = 0; r < rows; r++) {
                 int mm = m0 + r;
                 int ox = mm % ow, rest = mm / ow, oy = rest % oh, b = rest / oh;
                 int dOff = r * kc;
+                if (runs) {
+                    int t = tap0, tEnd = tap0 + taps;
+                    while (t < tEnd) {
+                        int ky = t / kw, kx = t % kw;
+                        int nt = Math.min(kw - kx, tEnd - t); // taps left in this kernel row
+                        int iy = oy - pad.top() + ky, ix = ox - pad.left() + kx;
+                        if (iy < 0 || iy >= h) {
+                            Arrays.fill(dst, dOff, dOff + nt * ci, 0f);
+                        } else {
+                            int lo = Math.max(0, -ix), hi = Math.min(nt, w - ix); // in-bounds taps [lo, hi)
+                            if (hi <= lo) {
+                                Arrays.fill(dst, dOff, dOff + nt * ci, 0f);
+                            } else {
+                                if (lo > 0) Arrays.fill(dst, dOff, dOff + lo * ci, 0f);
+                                long off = (((long) b * h + iy) * w + ix + lo) * ci * 4L;
+                                MemorySegment.copy(x, F, off, dst, dOff + lo * ci, (hi - lo) * ci);
+                                if (hi < nt) Arrays.fill(dst, dOff + hi * ci, dOff + nt * ci, 0f);
+                            }
+                        }
+                        t += nt;
+                        dOff += nt * ci;
+                    }
+                    continue;
+                }
                 for (int t = tap0; t < tap0 + taps; t++, dOff += cl) {
                     int iy = oy * stride - pad.top() + t / kw;
                     int ix = ox * stride - pad.left() + t % kw;

@@ -300,7 +300,9 @@ public final class CpuBackend implements Backend {
         int n = q.dim(0), lq = q.dim(1), lk = k.dim(1), d = q.dim(2) / heads, dv = v.dim(2) / heads;
         boolean work = lq > 0 && d > 0 && dv > 0;
         Tensor out = pool.tensor(DType.F32, !work, n, lq, heads * dv);
-        if (work && AttentionGemm.applies(lq, lk, d, dv, causal))
+        if (work && ShortAttention.applies(lk))
+            ShortAttention.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, causal, vector);
+        else if (work && AttentionGemm.applies(lq, lk, d, dv, causal))
             AttentionGemm.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, vector);
         else if (work)
             FlashAttention.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, causal, vector);

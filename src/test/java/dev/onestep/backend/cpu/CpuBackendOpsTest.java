@@ -94,7 +94,12 @@ class CpuBackendOpsTest {
                 new ConvCase(1, 5, 7, 33, 17, 1, 2, Padding.NONE),        // 1×1 stride 2 (gather path)
                 new ConvCase(1, 4, 5, 300, 7, 3, 1, Padding.same(1)),     // channels split across K blocks
                 new ConvCase(1, 6, 5, 100, 40, 3, 1, Padding.same(1)),    // two taps per K block
-                new ConvCase(1, 6, 6, 4, 32, 3, 1, Padding.NONE));        // no padding
+                new ConvCase(1, 6, 6, 4, 32, 3, 1, Padding.NONE),         // no padding
+                // contiguous tap runs (stride 1, whole channels): image narrower than the kernel, 5×5, first-conv shape
+                new ConvCase(2, 3, 2, 3, 20, 3, 1, Padding.same(1)),
+                new ConvCase(1, 9, 8, 3, 40, 5, 1, Padding.same(2)),
+                new ConvCase(1, 13, 40, 3, 128, 3, 1, Padding.same(1)),
+                new ConvCase(1, 7, 9, 50, 33, 3, 1, Padding.same(1)));    // 5 + 4 taps per K block: runs cut mid-row
         for (ConvCase c : cases) {
             Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
             int kk = c.k * c.k * c.ci;
@@ -173,7 +178,12 @@ class CpuBackendOpsTest {
                 // GEMM path (AttentionGemm: non-causal, Lk ≥ 256): odd sizes, several query blocks, d past one K block
                 {1, 400, 520, 1, 40, 24, 0, 1},
                 {2, 260, 257, 3, 20, 20, 0, 0},
-                {1, 13, 300, 1, 300, 290, 0, 0}};
+                {1, 13, 300, 1, 300, 290, 0, 0},
+                // short keys (ShortAttention, Lk ≤ 16): odd head dims, causal, sharp scores, one key, the threshold
+                {2, 37, 3, 3, 20, 20, 1, 1},
+                {1, 45, 16, 2, 17, 33, 0, 1},
+                {1, 5, 1, 1, 3, 5, 0, 0},
+                {2, 70, 13, 4, 40, 8, 1, 0}};
         for (int[] c : cases) {
             int n = c[0], lq = c[1], lk = c[2], h = c[3], d = c[4], dv = c[5];
             boolean causal = c[6] == 1;
@@ -194,8 +204,9 @@ class CpuBackendOpsTest {
     void groupNorm(boolean vector) {
         Backend b = cpu(vector);
         Random r = new Random(15);
-        int[][] shapes = {{1, 5, 7, 32}, {2, 9, 11, 64}, {1, 1, 1, 32}, {2, 300, 33}, {1, 45, 64, 17}};
-        int[][] groupsFor = {{32, 8, 1}, {32}, {32, 1}, {1, 3, 11}, {1, 17}};
+        // the last two: many chunks and float flushes per chunk, C off the vector width
+        int[][] shapes = {{1, 5, 7, 32}, {2, 9, 11, 64}, {1, 1, 1, 32}, {2, 300, 33}, {1, 45, 64, 17}, {1, 96, 97, 64}, {2, 61, 67, 40}};
+        int[][] groupsFor = {{32, 8, 1}, {32}, {32, 1}, {1, 3, 11}, {1, 17}, {32}, {8}};
         for (int i = 0; i < shapes.length; i++)
             for (int g : groupsFor[i])
                 for (boolean silu : new boolean[] {false, true}) {
@@ -208,6 +219,26 @@ class CpuBackendOpsTest {
                             want.toFloatArray(), got.toFloatArray(), 1e-5, 1e-5);
                     close(x, gamma, beta, got, want);
                 }
+    }
+
+    /** Mean far from zero relative to the spread: the one-pass statistics must not cancel. */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void groupNormLargeMean(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(16);
+        for (int[] shape : new int[][] {{1, 48, 64, 64}, {1, 3, 5, 33}}) {
+            int c = shape[shape.length - 1];
+            Tensor x = gaussian(r, 0.05f, 40, shape);
+            Tensor gamma = uniform(r, 0.5f, 1.5f, c), beta = uniform(r, -0.5f, 0.5f, c);
+            for (int g : new int[] {1, c == 64 ? 32 : 3}) {
+                Tensor got = b.groupNorm(x, g, gamma, beta, 1e-6f, true), want = REF.groupNorm(x, g, gamma, beta, 1e-6f, true);
+                Compare.assertClose("groupNorm large mean " + mode(vector) + " x" + s(shape) + " groups=" + g,
+                        want.toFloatArray(), got.toFloatArray(), 1e-4, 1e-4);
+                close(got, want);
+            }
+            close(x, gamma, beta);
+        }
     }
 
     @ParameterizedTest
