@@ -7,11 +7,15 @@
 #                                  and the SD2 configs for the full-size bench. About 16 MB, so that with the
 #                                  ~49 MB tracked tree it stays under the device tool's 64 MiB transfer limit.
 #   tools/gpu-check.sh run [what]  ON THE GPU MACHINE (device tool: carry ["target/gpu-bundle"]); what =
-#                                  tests | sanitize | bench | all (default all). Logs go to $OUT (or target/gpu-out):
+#                                  smoke | tests | sanitize | bench | all (default all). Logs go to $OUT (or target/gpu-out):
+#                                    env.txt          nvidia-smi, where libcuda/libcublas/libcudnn are, LD_LIBRARY_PATH
+#                                    smoke.txt        CudaSmoke: driver → memory → kernel → cuBLAS → cuDNN → backend, one
+#                                                     line per step, stops at the first failure (exit 10 + step)
 #                                    cuda-tests.txt   every test in dev.onestep.backend.cuda (parity, fixtures, pool)
 #                                    sanitizer.txt    compute-sanitizer memcheck over the fixture networks (fp32)
 #                                    bench.txt        CudaBench: op throughput per dtype + SD2 768² UNet/VAE timings
-# Exit status: non-zero when a test or the sanitizer failed.
+# 'all' runs smoke first and stops there when it fails (every later step would fail the same way, slower).
+# Exit status: non-zero when the smoke check, a test or the sanitizer failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=target/gpu-bundle
@@ -46,7 +50,7 @@ if [[ $mode == bundle ]]; then
   exit 0
 fi
 
-[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [tests|sanitize|bench|all]" >&2; exit 2; }
+[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke|tests|sanitize|bench|all]" >&2; exit 2; }
 what=${2:-all}
 out=${OUT:-target/gpu-out}
 mkdir -p "$out"
@@ -58,7 +62,23 @@ java="$jre/jre/bin/java"
 cp="src/main/resources:src/test/resources:$bundle/classes.jar:$bundle/test-classes.jar:$bundle/lib/*"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx16g)
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } | tee "$out/device.txt"
+{
+  echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "ONESTEP_CUDA_LIB_PATH=${ONESTEP_CUDA_LIB_PATH:-}"
+  echo "--- ldconfig"; ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas|libcudnn' || true
+  echo "--- files"; find / -xdev \( -name 'libcublas.so.1[23]' -o -name 'libcudnn.so.9' -o -name 'libcudnn_cnn.so.9' -o -name 'libcuda.so.1' \) \
+    -not -path '/proc/*' 2>/dev/null | head -20 || true
+  echo "--- compute-sanitizer: $(command -v compute-sanitizer || echo 'not on PATH')"
+} > "$out/env.txt" 2>&1
+cat "$out/env.txt"
 status=0
+
+if [[ $what == smoke || $what == all ]]; then
+  # synchronise after every launch so an asynchronous fault is reported at its kernel
+  if ! "$java" "${flags[@]}" -Donestep.cuda.syncEachLaunch=true -cp "$cp" dev.onestep.backend.cuda.CudaSmoke 2>&1 | tee "$out/smoke.txt"; then
+    echo "smoke check FAILED (see $out/smoke.txt); not running the rest" >&2
+    exit 1
+  fi
+fi
 
 if [[ $what == tests || $what == all ]]; then
   # -Donestep.cuda.syncEachLaunch=true would name the kernel of an asynchronous fault (slower)
@@ -68,7 +88,9 @@ fi
 if [[ $what == sanitize || $what == all ]]; then
   # memcheck over the fixture networks in fp32 (text encoder, VAE, UNet, both cases); --leak-check needs the
   # backends closed, which the test's @AfterAll does
-  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 \
+  san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1 || true)
+  [[ -n $san ]] || { echo "compute-sanitizer not found; skipping the sanitizer" | tee "$out/sanitizer.txt"; san=""; }
+  [[ -z $san ]] || "$san" --tool memcheck --leak-check full --error-exitcode 3 \
     "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain CudaSanitizerTarget 2>&1 | tee "$out/sanitizer.txt" || status=1
 fi
 

@@ -1,7 +1,6 @@
 package dev.onestep.cli;
 
 import dev.onestep.backend.Backend;
-import dev.onestep.backend.Backends;
 import dev.onestep.eval.DatasetKind;
 import dev.onestep.eval.DepthMetrics;
 import dev.onestep.eval.EvalDataset;
@@ -17,6 +16,7 @@ import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -37,7 +37,7 @@ import java.util.concurrent.Callable;
  * per-dataset ranges and masks ({@link DatasetKind}). Prints a table, optionally writes JSON; {@code --compare}
  * puts the one-step recipe and the --steps × --ensemble recipe side by side with their time per image.
  */
-@Command(name = "eval", mixinStandardHelpOptions = true,
+@Command(name = "eval", mixinStandardHelpOptions = true, resourceBundle = "dev.onestep.cli.EvalCommand",
         description = "Evaluate depth (AbsRel, δ1…) or normals (angular error) on a dataset folder.")
 final class EvalCommand implements Callable<Integer> {
     @Spec
@@ -102,11 +102,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", paramLabel = "N", description = "evaluate the first N samples only (0 = all)")
     int limit;
 
-    @Option(names = "--device", defaultValue = "auto", paramLabel = "auto|cpu|cuda", description = "(default: ${DEFAULT-VALUE})")
-    String device;
-
-    @Option(names = "--variant", paramLabel = "fp16|bf16", description = "weight files to load")
-    String variant;
+    @Mixin
+    ModelOptions models;
 
     @Option(names = "--json", paramLabel = "FILE", description = "write the metrics (and per-image values) as JSON")
     Path json;
@@ -121,14 +118,9 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter err = spec.commandLine().getErr(), out = spec.commandLine().getOut();
-        Task t;
+        Task t = MarigoldCommand.parseTask(task, spec);
         DatasetKind k;
         try {
-            t = switch (task.toLowerCase(Locale.ROOT)) {
-                case "depth" -> Task.DEPTH;
-                case "normals", "normal" -> Task.NORMALS;
-                default -> throw new IllegalArgumentException("--task must be depth or normals, got '" + task + "'");
-            };
             k = DatasetKind.parse(kind);
             Resize.Mode.parse(resample);
             MarigoldPipeline.FinalLatent.parse(fin);
@@ -139,14 +131,16 @@ final class EvalCommand implements Callable<Integer> {
         }
         if (steps < 1 || ensemble < 1 || processingRes < 0 || depthScale <= 0)
             throw new ParameterException(spec.commandLine(), "--steps, --ensemble ≥ 1; --processing-res ≥ 0; --depth-scale > 0");
+        models.computeType();
         EvalDataset data = EvalDataset.open(dataset, t == Task.NORMALS);
         List<EvalDataset.Sample> samples = limit > 0 && limit < data.samples().size() ? data.samples().subList(0, limit) : data.samples();
 
         List<Row> rows = new ArrayList<>();
-        try (Backend backend = Backends.create(device, quiet ? s -> {} : err::println)) {
-            if (compare) rows.add(run(backend, "one-step", model, 1, 1, "trailing", "zeros", t, k, samples, err));
+        Progress progress = new Progress(err, Progress.isTerminal(), quiet);
+        try (Backend backend = models.backend(progress::line)) {
+            if (compare) rows.add(run(backend, "one-step", model, 1, 1, "trailing", "zeros", t, k, samples, progress, err));
             rows.add(run(backend, compare ? "multi-step" : "result", compare && baselineModel != null ? baselineModel : model,
-                    steps, ensemble, spacing, init, t, k, samples, err));
+                    steps, ensemble, spacing, init, t, k, samples, progress, err));
         }
         printTable(out, t, k, rows);
         out.flush();
@@ -158,8 +152,8 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private Row run(Backend backend, String label, String modelArg, int n, int members, String spacingArg, String initArg,
-                    Task t, DatasetKind k, List<EvalDataset.Sample> samples, PrintWriter err) throws IOException {
-        ModelFolder folder = ModelFolder.open(OutputFiles.resolveModel(modelArg, variant), variant);
+                    Task t, DatasetKind k, List<EvalDataset.Sample> samples, Progress progress, PrintWriter err) throws IOException {
+        ModelFolder folder = models.open(modelArg, progress);
         double min = minDepth != null ? minDepth : k.minDepth, max = maxDepth != null ? maxDepth : k.maxDepth;
         DepthMetrics.Summary depthSum = new DepthMetrics.Summary();
         NormalMetrics normals = new NormalMetrics();

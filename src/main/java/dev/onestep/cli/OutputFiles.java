@@ -1,8 +1,5 @@
 package dev.onestep.cli;
 
-import dev.onestep.io.ModelLocator;
-import dev.onestep.io.hub.DownloadListener;
-import dev.onestep.io.hub.HubConfig;
 import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
@@ -15,9 +12,9 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * Result-file naming and writing shared by the commands that predict maps (`marigold`, and a candidate for
- * `depth` / `normals`): &lt;stem&gt;_depth.npy|.png|_color.png, &lt;stem&gt;_normals.npy|.png, and
- * &lt;stem&gt;_&lt;task&gt;_uncertainty.npy for ensembles; plus model-argument resolution.
+ * Result-file formats and writing shared by the commands that predict maps (`depth`, `normals`, `marigold`):
+ * &lt;stem&gt;_depth.npy|.png|_color.png, &lt;stem&gt;_normals.npy|.png, and &lt;stem&gt;_&lt;task&gt;_uncertainty.npy
+ * for ensembles.
  */
 final class OutputFiles {
     private OutputFiles() {}
@@ -55,10 +52,5 @@ final class OutputFiles {
             }
         }
         if (first != null) throw first;
-    }
-
-    /** A model argument: an existing folder, or a Hugging Face id (cache first, downloaded when missing). */
-    static Path resolveModel(String m, String variant) {
-        return ModelLocator.locate(m, variant, HubConfig.fromEnvironment(), new DownloadListener() {});
     }
 }

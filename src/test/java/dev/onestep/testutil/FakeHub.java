@@ -27,8 +27,8 @@ import java.util.stream.Stream;
  * A loopback stand-in for the Hugging Face hub serving one model folder as repository {@code id}: the revision
  * listing, HEAD/GET on /ID/resolve/REV/PATH (LFS files — *.safetensors — answer with a 302 to /cdn/PATH carrying
  * X-Linked-Etag = sha256 and X-Linked-Size, as the hub does; other files with ETag = git blob sha1), and Range
- * requests. Knobs: cut the first GET of a file after some bytes, serve a corrupted copy of a file. Every request
- * is recorded.
+ * requests. Knobs: cut the first GET of a file after some bytes, stall a GET mid-body (the connection stays open
+ * and silent), send bodies slowly, serve a corrupted copy of a file. Every request is recorded.
  */
 public final class FakeHub implements AutoCloseable {
     public static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -41,6 +41,14 @@ public final class FakeHub implements AutoCloseable {
     public final List<String> requests = Collections.synchronizedList(new ArrayList<>());
     /** Files whose first GET stops after {@code value} bytes. */
     public final Map<String, Integer> cutFirstGet = new ConcurrentHashMap<>();
+    /**
+     * Files whose next {@code value[1]} GETs send {@code value[0]} bytes of the body (of a fixed-length response)
+     * and then nothing, keeping the connection open until the client gives up or the hub is closed.
+     */
+    public final Map<String, int[]> stallGets = new ConcurrentHashMap<>();
+    /** Milliseconds to pause after every 16 KiB of a GET's body (0 = full speed), to make transfers overlap. */
+    public volatile int slowBodyMillis;
+    private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
     /** Files served with one byte flipped (their etag stays the true sha256). */
     public final Set<String> corrupt = ConcurrentHashMap.newKeySet();
 
@@ -135,10 +143,43 @@ public final class FakeHub implements AutoCloseable {
             os.close();
             return;
         }
+        int stallAfter = "GET".equals(ex.getRequestMethod()) ? takeStall(file) : -1;
         ex.sendResponseHeaders(from > 0 ? 206 : 200, b.length - from);
         OutputStream os = ex.getResponseBody();
-        os.write(b, from, b.length - from);
+        if (stallAfter >= 0) {
+            os.write(b, from, Math.min(stallAfter, b.length - from));
+            os.flush();
+            try {
+                closing.await(); // silent until close(); the client's timeout has to end it
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ex.close();
+            return;
+        }
+        for (int at = from, step = 1 << 14; at < b.length; at += step) {
+            os.write(b, at, Math.min(step, b.length - at));
+            if (slowBodyMillis > 0) {
+                os.flush();
+                try {
+                    Thread.sleep(slowBodyMillis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         os.close();
+    }
+
+    /** The byte count after which this GET stalls, or −1; counts the stall off. */
+    private int takeStall(String file) {
+        int[] out = {-1};
+        stallGets.computeIfPresent(file, (k, v) -> {
+            out[0] = v[0];
+            return v[1] > 1 ? new int[]{v[0], v[1] - 1} : null;
+        });
+        return out[0];
     }
 
     private static void send(HttpExchange ex, int status, byte[] body, String type) throws IOException {
@@ -165,8 +206,18 @@ public final class FakeHub implements AutoCloseable {
         }
     }
 
+    /** GET requests that were answered with the bytes of a file (its CDN route for LFS files, else resolve/). */
+    public long bodyGets(String file) {
+        String route = file.endsWith(".safetensors") ? "/cdn/" + file : "/" + id + "/resolve/";
+        synchronized (requests) {
+            return requests.stream().filter(r -> r.startsWith("GET ") && r.contains(route)
+                    && (r.endsWith("/" + file) || r.contains("/" + file + " "))).count();
+        }
+    }
+
     @Override
     public void close() {
+        closing.countDown();
         server.stop(0);
         pool.shutdownNow();
     }

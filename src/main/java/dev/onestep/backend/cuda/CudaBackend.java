@@ -59,6 +59,9 @@ public final class CudaBackend implements Backend {
     private final String cudnnNote;
     private final int gemmType, gemmCompute, cudnnType;
     private final Map<String, Cudnn.Plan> plans = new HashMap<>();
+    private final java.util.Set<String> cudnnRejected = new java.util.HashSet<>(); // shapes cuDNN had no plan for (AUTO: im2col)
+    private final ConvPath convPath;
+    private final Consumer<String> log;
     private final Map<String, Integer> sharedSet = new HashMap<>();
     private boolean closed;
 
@@ -79,6 +82,8 @@ public final class CudaBackend implements Backend {
     public CudaBackend(DType computeType, ConvPath convPath, Consumer<String> log) {
         if (computeType == null || !computeType.isFloating()) throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + computeType);
         this.dtype = computeType;
+        this.convPath = convPath;
+        this.log = log;
         this.sfx = suffix(computeType);
         this.elem = computeType.byteSize();
         this.gemmType = switch (computeType) {
@@ -364,6 +369,11 @@ public final class CudaBackend implements Backend {
         require(rows <= Integer.MAX_VALUE, "linear", "too many rows for one GEMM:", x.shape());
         Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), w.out));
         if (rows > 0) {
+            // Review fix: cuBLAS/cuDNN use the CUDA runtime, which binds to the calling thread's current context.
+            // newTensor() may be served from the pool without any driver call, so on a thread that has not made
+            // the context current yet, the runtime would pick/create device 0's primary context instead (wrong
+            // device for -Donestep.cuda.device=N). makeCurrent() is one ThreadLocal read once done.
+            driver.makeCurrent();
             cublas.linearRowMajor(addr(y), addr(x), w.w, (int) rows, w.in, w.out, gemmType, gemmCompute);
             addBias(addr(y), w.bias, w.out, rows * w.out);
         }
@@ -381,23 +391,33 @@ public final class CudaBackend implements Backend {
         Tensor y = newTensor(dtype, n, oh, ow, w.o);
         long outRows = (long) n * oh * ow;
         boolean noPad = pad.top() == 0 && pad.bottom() == 0 && pad.left() == 0 && pad.right() == 0;
+        if (outRows == 0) return y;
+        driver.makeCurrent(); // see linear(): cuBLAS/cuDNN run on the calling thread's current context
         if (w.kh == 1 && w.kw == 1 && stride == 1 && noPad) {
             // a 1×1 convolution is a GEMM over positions: [N·H·W, I] · [O, I]ᵀ
             cublas.linearRowMajor(addr(y), addr(x), w.w, Math.toIntExact(outRows), c, w.o, gemmType, gemmCompute);
-        } else if (cudnn != null) {
-            convCudnn(x, w, y, stride, pad);
-        } else {
+        } else if (cudnn != null && !convCudnn(x, w, y, stride, pad)) {
+            convIm2col(x, w, y, stride, pad, oh, ow);
+        } else if (cudnn == null) {
             convIm2col(x, w, y, stride, pad, oh, ow);
         }
         addBias(addr(y), w.bias, w.o, outRows * w.o);
         return y;
     }
 
-    private void convCudnn(Tensor x, ConvW w, Tensor y, int stride, Padding pad) {
+    /** Runs the convolution through cuDNN; false (nothing queued) when cuDNN has no plan for this shape in AUTO mode. */
+    private boolean convCudnn(Tensor x, ConvW w, Tensor y, int stride, Padding pad) {
         int n = x.dim(0), h = x.dim(1), wd = x.dim(2), c = x.dim(3);
         long src = addr(x), padded = 0;
         int ph = pad.top(), pw = pad.left();
-        if (pad.top() != pad.bottom() || pad.left() != pad.right()) {
+        boolean asymmetric = pad.top() != pad.bottom() || pad.left() != pad.right();
+        if (asymmetric) {
+            int H = h + pad.top() + pad.bottom(), W = wd + pad.left() + pad.right();
+            if (cudnnRejected.contains(planKey(n, H, W, c, w, 0, 0, stride))) return false;
+        } else if (cudnnRejected.contains(planKey(n, h, wd, c, w, ph, pw, stride))) {
+            return false;
+        }
+        if (asymmetric) {
             // legacy descriptors pad symmetrically; materialise e.g. the VAE's (0, 1, 0, 1) and convolve unpadded
             int H = h + pad.top() + pad.bottom(), W = wd + pad.left() + pad.right();
             long count = (long) n * H * W * c;
@@ -410,7 +430,17 @@ public final class CudaBackend implements Backend {
             pw = 0;
         }
         try {
-            Cudnn.Plan plan = plan(n, h, wd, c, w, ph, pw, stride);
+            Cudnn.Plan plan;
+            try {
+                plan = plan(n, h, wd, c, w, ph, pw, stride);
+            } catch (CudaException e) {
+                // e.g. NHWC with C = 3 or 4 channels in fp16/bf16 (the VAE's/UNet's first conv) may have no legacy
+                // algorithm; in AUTO mode run that shape as im2col + GEMM rather than fail the whole pipeline
+                if (convPath == ConvPath.CUDNN) throw e;
+                cudnnRejected.add(planKey(n, h, wd, c, w, ph, pw, stride));
+                log("CUDA: cuDNN has no plan for this convolution, using im2col for it: " + e.getMessage());
+                return false;
+            }
             require(plan.outH == y.dim(1) && plan.outW == y.dim(2) && plan.outC == w.o, "conv2d",
                     "cuDNN output " + plan.outH + "x" + plan.outW + "x" + plan.outC + " differs from", y.shape());
             long ws = plan.workspaceBytes > 0 ? pool.acquire(plan.workspaceBytes) : 0;
@@ -419,13 +449,20 @@ public final class CudaBackend implements Backend {
             } finally {
                 if (ws != 0) pool.release(ws);
             }
+            return true;
         } finally {
-            if (padded != 0) pool.release(padded);
+            if (padded != 0) pool.release(padded); // stream-ordered: released after the queued pad/conv
         }
     }
 
+    private void log(String message) { log.accept(message); }
+
+    private static String planKey(int n, int h, int wd, int c, ConvW w, int ph, int pw, int stride) {
+        return n + "," + h + "," + wd + "," + c + "," + w.o + "," + w.kh + "," + w.kw + "," + ph + "," + pw + "," + stride;
+    }
+
     private Cudnn.Plan plan(int n, int h, int wd, int c, ConvW w, int ph, int pw, int stride) {
-        String key = n + "," + h + "," + wd + "," + c + "," + w.o + "," + w.kh + "," + w.kw + "," + ph + "," + pw + "," + stride;
+        String key = planKey(n, h, wd, c, w, ph, pw, stride);
         Cudnn.Plan p = plans.get(key);
         if (p == null) {
             p = cudnn.new Plan(cudnnType, n, h, wd, c, w.o, w.kh, w.kw, ph, pw, stride, ALLOW_TF32);
@@ -462,9 +499,9 @@ public final class CudaBackend implements Backend {
         CudaChecks.checkGroupNorm("groupNorm", x, groups, gamma, beta);
         int n = x.dim(0), c = x.dim(-1);
         long total = x.numel();
-        int p = Math.toIntExact(total / ((long) n * c));
         Tensor y = newTensor(dtype, x.shape());
-        if (total == 0) return y;
+        if (total == 0) return y; // review fix: before the division below (n or c = 0 divided by zero)
+        int p = Math.toIntExact(total / ((long) n * c));
         int cg = c / groups, ng = n * groups;
         int ppc = Math.max(1, Math.ceilDiv(4096, cg));   // ~4096 values per block: 16 per thread
         int chunks = Math.ceilDiv(p, ppc);

@@ -303,6 +303,13 @@ final class CudaDriver implements AutoCloseable {
         return m;
     }
 
+    /** Loads and unloads {@code module}'s PTX (the JIT fallback path) whatever the mode; for the GPU smoke check. */
+    synchronized void checkPtxLoads(String module) {
+        makeCurrent();
+        CUmodule m = loadImage(module, "/kernels/" + module + ".ptx");
+        call("cuModuleUnload(" + module + ".ptx)", () -> JCudaDriver.cuModuleUnload(m));
+    }
+
     /** Allows a kernel more than 48 KB of dynamic shared memory (needed before such a launch). */
     void setMaxDynamicShared(Kernel k, int bytes) {
         makeCurrent();
@@ -343,7 +350,12 @@ final class CudaDriver implements AutoCloseable {
             JCudaDriver.cuStreamDestroy(stream);
         } finally {
             CURRENT.remove();
-            JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            // Review change: the primary context is deliberately NOT released. cuBLAS and cuDNN carry their own
+            // (static) CUDA runtime, which has bound to this context; if our release dropped the primary context's
+            // reference count to 0 the driver would destroy it, and the next CudaBackend in the same process (the
+            // tests create several: fp32/fp16/bf16, both conv paths) would get a new context that the libraries'
+            // runtime state may still not match ("context is destroyed"/invalid handle errors). Keeping one
+            // reference per backend until process exit is what the CUDA runtime itself does with primary contexts.
         }
     }
 

@@ -117,51 +117,59 @@ final class Cudnn implements AutoCloseable {
             yDesc = newDesc(createTensor, "cudnnCreateTensorDescriptor");
             String shape = "x[" + n + "," + h + "," + w + "," + c + "] w[" + o + "," + kh + "," + kw + "," + c + "] pad " + padH + "," + padW
                     + " stride " + stride;
-            check("cudnnSetTensor4dDescriptor(x " + shape + ")", call(() -> (int) setTensor4d.invoke(xDesc, FORMAT_NHWC, dataType, n, c, h, w)));
-            check("cudnnSetFilter4dDescriptor(" + shape + ")", call(() -> (int) setFilter4d.invoke(wDesc, dataType, FORMAT_NHWC, o, c, kh, kw)));
-            // fp32 accumulation for every storage type (PSEUDO_HALF / PSEUDO_BFLOAT16 configurations for 16-bit data)
-            check("cudnnSetConvolution2dDescriptor(" + shape + ")",
-                    call(() -> (int) setConv2d.invoke(convDesc, padH, padW, stride, stride, 1, 1, CROSS_CORRELATION, DATA_FLOAT)));
-            // fp32: FMA math only, so Ampere+/Hopper do not silently switch to TF32 (10-bit mantissa) unless asked
-            int wantMath = dataType == DATA_FLOAT && !allowTf32 ? MATH_FMA : MATH_TENSOR_OP;
-            check("cudnnSetConvolutionMathType", call(() -> (int) setConvMath.invoke(convDesc, wantMath)));
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment dims = a.allocate(JAVA_INT, 4);
-                check("cudnnGetConvolution2dForwardOutputDim(" + shape + ")", call(() -> (int) outputDim.invoke(convDesc, xDesc, wDesc,
-                        dims.asSlice(0, 4), dims.asSlice(4, 4), dims.asSlice(8, 4), dims.asSlice(12, 4))));
-                outN = dims.getAtIndex(JAVA_INT, 0);
-                outC = dims.getAtIndex(JAVA_INT, 1);
-                outH = dims.getAtIndex(JAVA_INT, 2);
-                outW = dims.getAtIndex(JAVA_INT, 3);
-                check("cudnnSetTensor4dDescriptor(y)", call(() -> (int) setTensor4d.invoke(yDesc, FORMAT_NHWC, dataType, outN, outC, outH, outW)));
+            try {
+                check("cudnnSetTensor4dDescriptor(x " + shape + ")", call(() -> (int) setTensor4d.invoke(xDesc, FORMAT_NHWC, dataType, n, c, h, w)));
+                check("cudnnSetFilter4dDescriptor(" + shape + ")", call(() -> (int) setFilter4d.invoke(wDesc, dataType, FORMAT_NHWC, o, c, kh, kw)));
+                // fp32 accumulation for every storage type (PSEUDO_HALF / PSEUDO_BFLOAT16 configurations for 16-bit data)
+                check("cudnnSetConvolution2dDescriptor(" + shape + ")",
+                        call(() -> (int) setConv2d.invoke(convDesc, padH, padW, stride, stride, 1, 1, CROSS_CORRELATION, DATA_FLOAT)));
+                // fp32: FMA math only, so Ampere+/Hopper do not silently switch to TF32 (10-bit mantissa) unless asked
+                int wantMath = dataType == DATA_FLOAT && !allowTf32 ? MATH_FMA : MATH_TENSOR_OP;
+                check("cudnnSetConvolutionMathType", call(() -> (int) setConvMath.invoke(convDesc, wantMath)));
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment dims = a.allocate(JAVA_INT, 4);
+                    check("cudnnGetConvolution2dForwardOutputDim(" + shape + ")", call(() -> (int) outputDim.invoke(convDesc, xDesc, wDesc,
+                            dims.asSlice(0, 4), dims.asSlice(4, 4), dims.asSlice(8, 4), dims.asSlice(12, 4))));
+                    outN = dims.getAtIndex(JAVA_INT, 0);
+                    outC = dims.getAtIndex(JAVA_INT, 1);
+                    outH = dims.getAtIndex(JAVA_INT, 2);
+                    outW = dims.getAtIndex(JAVA_INT, 3);
+                    check("cudnnSetTensor4dDescriptor(y)", call(() -> (int) setTensor4d.invoke(yDesc, FORMAT_NHWC, dataType, outN, outC, outH, outW)));
 
-                int requested = 16;
-                MemorySegment perf = a.allocate(PERF, requested);
-                MemorySegment returned = a.allocate(JAVA_INT);
-                check("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + ")",
-                        call(() -> (int) getAlgoV7.invoke(handle, xDesc, wDesc, convDesc, yDesc, requested, returned, perf)));
-                int count = returned.get(JAVA_INT, 0);
-                int chosen = -1, chosenMath = wantMath;
-                List<String> seen = new ArrayList<>();
-                for (int i = 0; i < count && chosen < 0; i++) {
-                    MemorySegment p = perf.asSlice(i * PERF.byteSize(), PERF.byteSize());
-                    int algoI = p.get(JAVA_INT, 0), status = p.get(JAVA_INT, 4), math = p.get(JAVA_INT, 28);
-                    seen.add("algo " + algoI + " status " + status + " math " + math);
-                    if (status != 0) continue;
-                    // the heuristics may offer tensor-op variants even for FMA descriptors; keep fp32 exact
-                    if (wantMath == MATH_FMA && math != MATH_FMA && math != MATH_DEFAULT) continue;
-                    chosen = algoI;
-                    chosenMath = math;
+                    int requested = 16;
+                    MemorySegment perf = a.allocate(PERF, requested);
+                    MemorySegment returned = a.allocate(JAVA_INT);
+                    check("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + ")",
+                            call(() -> (int) getAlgoV7.invoke(handle, xDesc, wDesc, convDesc, yDesc, requested, returned, perf)));
+                    int count = returned.get(JAVA_INT, 0);
+                    int chosen = -1, chosenMath = wantMath;
+                    List<String> seen = new ArrayList<>();
+                    for (int i = 0; i < count && chosen < 0; i++) {
+                        MemorySegment p = perf.asSlice(i * PERF.byteSize(), PERF.byteSize());
+                        int algoI = p.get(JAVA_INT, 0), status = p.get(JAVA_INT, 4), math = p.get(JAVA_INT, 28);
+                        seen.add("algo " + algoI + " status " + status + " math " + math);
+                        if (status != 0) continue;
+                        // the heuristics may offer tensor-op variants even for FMA descriptors; keep fp32 exact
+                        if (wantMath == MATH_FMA && math != MATH_FMA && math != MATH_DEFAULT) continue;
+                        chosen = algoI;
+                        // Review fix: for fp32 without TF32 the descriptor must stay at FMA_MATH. The heuristics can
+                        // report CUDNN_DEFAULT_MATH for an entry, and DEFAULT_MATH *permits* TF32 tensor cores on
+                        // Ampere and newer (cudnnMathType_t docs), which would silently break fp32 parity with the CPU.
+                        chosenMath = wantMath == MATH_FMA ? MATH_FMA : math;
+                    }
+                    if (chosen < 0) throw new CudaException("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + "): no usable algorithm among " + seen, -1);
+                    algo = chosen;
+                    mathType = chosenMath;
+                    int m = chosenMath;
+                    check("cudnnSetConvolutionMathType", call(() -> (int) setConvMath.invoke(convDesc, m)));
+                    MemorySegment ws = a.allocate(JAVA_LONG);
+                    check("cudnnGetConvolutionForwardWorkspaceSize(" + shape + ", algo " + algo + ")",
+                            call(() -> (int) workspaceSize.invoke(handle, xDesc, wDesc, convDesc, yDesc, algo, ws)));
+                    workspaceBytes = ws.get(JAVA_LONG, 0);
                 }
-                if (chosen < 0) throw new CudaException("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + "): no usable algorithm among " + seen, -1);
-                algo = chosen;
-                mathType = chosenMath;
-                int m = chosenMath;
-                check("cudnnSetConvolutionMathType", call(() -> (int) setConvMath.invoke(convDesc, m)));
-                MemorySegment ws = a.allocate(JAVA_LONG);
-                check("cudnnGetConvolutionForwardWorkspaceSize(" + shape + ", algo " + algo + ")",
-                        call(() -> (int) workspaceSize.invoke(handle, xDesc, wDesc, convDesc, yDesc, algo, ws)));
-                workspaceBytes = ws.get(JAVA_LONG, 0);
+            } catch (RuntimeException | Error e) {
+                close(); // a shape cuDNN rejects must not leak its four descriptors (the caller may fall back to im2col)
+                throw e;
             }
         }
 

@@ -14,10 +14,14 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * Fetches one file into blobs/ETAG: bytes go to blobs/ETAG.incomplete, a broken transfer is resumed from the
- * bytes already there with an HTTP Range request (also across runs), and the finished file is checked against
- * its etag before it is renamed into place: sha256 for LFS files, the git blob sha1 for the others. A file that
- * fails the check is deleted and reported, never linked into a snapshot.
+ * Fetches one file into blobs/ETAG: bytes go to blobs/ETAG.incomplete, a broken or stalled transfer is resumed
+ * from the bytes already there with an HTTP Range request (also across runs), and the finished file is checked
+ * against its etag before it is renamed into place: sha256 for LFS files, the git blob sha1 for the others. A file
+ * that fails the check is deleted and reported, never linked into a snapshot.
+ *
+ * <p>A read that gets no byte for HF_HUB_DOWNLOAD_TIMEOUT ({@link TimedBody}) counts as a broken transfer. While a
+ * blob is fetched its lock file ({@link HubCacheLayout#lockFile}) is held, so a second process (or thread)
+ * fetching the same model waits and then finds the finished blob instead of writing the same .incomplete file.
  */
 final class Download {
     private Download() {}
@@ -25,15 +29,30 @@ final class Download {
     /** Transfers tried per file before giving up (each resumes where the previous stopped). */
     static final int ATTEMPTS = 4;
     private static final int BUFFER = 1 << 16;
+    private static final long BACKOFF_MILLIS = 250;
 
     /** Makes sure the verified blob for {@code meta} is in the cache; returns its size. */
     static long fetch(HubClient client, HubCacheLayout layout, String revision, String path,
                       HubClient.FileMeta meta, DownloadListener listener) throws IOException {
         Path blob = layout.blob(meta.etag());
-        if (Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size())) return Files.size(blob);
+        if (isDone(blob, meta)) return Files.size(blob);
         Files.createDirectories(blob.getParent());
+        try (BlobLock ignored = BlobLock.acquire(layout.lockFile(meta.etag()), path, listener)) {
+            if (isDone(blob, meta)) return Files.size(blob); // another run fetched it while this one waited
+            return fetchLocked(client, layout, revision, path, meta, listener);
+        }
+    }
+
+    private static boolean isDone(Path blob, HubClient.FileMeta meta) throws IOException {
+        return Files.isRegularFile(blob) && (meta.size() < 0 || Files.size(blob) == meta.size());
+    }
+
+    private static long fetchLocked(HubClient client, HubCacheLayout layout, String revision, String path,
+                                    HubClient.FileMeta meta, DownloadListener listener) throws IOException {
+        Path blob = layout.blob(meta.etag());
         Path part = layout.incomplete(meta.etag());
         IOException last = null;
+        int stalls = 0;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
             long have = Files.exists(part) ? Files.size(part) : 0;
             if (meta.size() >= 0 && have > meta.size()) {
@@ -48,16 +67,37 @@ final class Download {
                 last = new IOException(path + ": the transfer ended at " + Files.size(part) + " of " + meta.size() + " bytes");
             } catch (IOException e) {
                 last = e;
-                listener.downloadNote(path + ": transfer interrupted (" + e.getMessage() + "); retrying");
+                if (e instanceof java.net.http.HttpTimeoutException) stalls++;
+                if (attempt < ATTEMPTS) listener.downloadNote(path + ": transfer interrupted (" + e.getMessage() + "); retrying");
             }
-            if (attempt == ATTEMPTS) throw new HubException(path + ": download failed after " + ATTEMPTS + " attempts; "
-                    + "the partial file " + part + " is kept and the next run resumes it: " + last.getMessage(), last);
+            if (attempt == ATTEMPTS) throw new HubException(failure(client, path, part, last, stalls), last);
+            pause(attempt);
         }
         verify(part, path, meta);
         Files.move(part, blob, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         long size = Files.size(blob);
         listener.fileDone(path, size);
         return size;
+    }
+
+    /** The message when every attempt failed: which file, why, what is kept, and what to change. */
+    private static String failure(HubClient client, String path, Path part, IOException last, int stalls) {
+        String m = path + ": download failed after " + ATTEMPTS + " attempts (" + last.getMessage() + "); the partial file "
+                + part + " is kept and the next run resumes it";
+        if (stalls > 0)
+            m += ". " + client.endpoint() + " (or its file server) stopped sending " + (stalls == ATTEMPTS ? "every time" : stalls + " time(s)")
+                    + " for longer than HF_HUB_DOWNLOAD_TIMEOUT (" + TimedBody.seconds(client.downloadTimeout()) + " s); on a slow or"
+                    + " unsteady connection set HF_HUB_DOWNLOAD_TIMEOUT to more seconds (e.g. 60) and run again";
+        return m;
+    }
+
+    private static void pause(int attempt) throws IOException {
+        try {
+            Thread.sleep(BACKOFF_MILLIS * attempt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted between download attempts");
+        }
     }
 
     private static void transfer(HubClient client, String id, String revision, String path, Path part, long from,

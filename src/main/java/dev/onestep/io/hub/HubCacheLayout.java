@@ -1,11 +1,11 @@
 package dev.onestep.io.hub;
 
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
@@ -17,7 +17,10 @@ import java.util.regex.Pattern;
  *   blobs/ETAG.incomplete              a transfer in progress (resumed with an HTTP Range request)
  *   snapshots/COMMIT/unet/config.json  → ../../../blobs/ETAG (relative symlink)
  *   refs/main                          COMMIT
+ * .locks/models--ORG--NAME/ETAG.lock   held (FileChannel.lock) while a process fetches blobs/ETAG
  * </pre>
+ * Every write is a rename into place, so concurrent runs (threads or processes) sharing a cache never see a
+ * half-written ref or link.
  */
 public final class HubCacheLayout {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*");
@@ -43,6 +46,11 @@ public final class HubCacheLayout {
 
     public Path incomplete(String etag) { return repoDir.resolve("blobs").resolve(etag + ".incomplete"); }
 
+    /** The lock file of a blob, where huggingface_hub keeps it: CACHE/.locks/models--ORG--NAME/ETAG.lock. */
+    public Path lockFile(String etag) {
+        return repoDir.getParent().resolve(".locks").resolve(repoDir.getFileName().toString()).resolve(etag + ".lock");
+    }
+
     public Path snapshot(String commit) { return repoDir.resolve("snapshots").resolve(commit); }
 
     public Path ref(String revision) { return repoDir.resolve("refs").resolve(revision); }
@@ -58,9 +66,13 @@ public final class HubCacheLayout {
     public void writeRef(String revision, String commit) throws IOException {
         Path r = ref(revision);
         Files.createDirectories(r.getParent());
-        Path tmp = r.resolveSibling("." + revision + ".tmp");
-        Files.writeString(tmp, commit);
-        Files.move(tmp, r, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Path tmp = Files.createTempFile(r.getParent(), "." + revision, ".tmp"); // own name: another run may write too
+        try {
+            Files.writeString(tmp, commit);
+            Files.move(tmp, r, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     /**
@@ -81,20 +93,25 @@ public final class HubCacheLayout {
 
     /**
      * Links snapshots/COMMIT/PATH to blobs/ETAG with a relative symlink (as huggingface_hub's _create_symlink);
-     * where the file system has no symlinks the blob is copied instead.
+     * where the file system has no symlinks the blob is copied instead. The link (or copy) is made under a name
+     * of its own and renamed over the pointer, so a run linking the same file at the same time does no harm.
      */
     public Path link(String commit, String path, String etag) throws IOException {
         Path pointer = snapshot(commit).resolve(path).normalize();
         if (!pointer.startsWith(snapshot(commit))) throw new IOException("file path escapes the snapshot: " + path);
         Files.createDirectories(pointer.getParent());
         Path target = pointer.getParent().relativize(blob(etag));
-        Files.deleteIfExists(pointer);
+        if (Files.isSymbolicLink(pointer) && Files.readSymbolicLink(pointer).equals(target)) return pointer;
+        Path tmp = pointer.resolveSibling("." + pointer.getFileName() + "." + UUID.randomUUID() + ".tmp");
         try {
-            Files.createSymbolicLink(pointer, target);
-        } catch (FileAlreadyExistsException e) {
-            throw e;
-        } catch (UnsupportedOperationException | IOException e) {
-            Files.copy(blob(etag), pointer, StandardCopyOption.REPLACE_EXISTING);
+            try {
+                Files.createSymbolicLink(tmp, target);
+            } catch (UnsupportedOperationException | IOException e) {
+                Files.copy(blob(etag), tmp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            Files.move(tmp, pointer, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
         return pointer;
     }

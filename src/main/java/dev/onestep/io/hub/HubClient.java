@@ -45,11 +45,14 @@ public final class HubClient {
         if (config.offline()) throw new IllegalStateException("HF_HUB_OFFLINE is set: no hub client may be created");
         this.config = config;
         this.endpoint = URI.create(config.endpoint() + "/");
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(15))
+        this.http = HttpClient.newBuilder().connectTimeout(config.downloadTimeout())
                 .followRedirects(HttpClient.Redirect.NEVER).build();
     }
 
     public String endpoint() { return config.endpoint(); }
+
+    /** HF_HUB_DOWNLOAD_TIMEOUT: the longest a file transfer may go without a byte. */
+    public java.time.Duration downloadTimeout() { return config.downloadTimeout(); }
 
     /** GET {endpoint}/api/models/{id}/revision/{revision}: the commit sha and the list of files. */
     public RepoInfo repoInfo(String id, String revision) throws IOException {
@@ -83,10 +86,12 @@ public final class HubClient {
 
     /**
      * GET the file from byte {@code from} (0 = all), following every redirect. The caller reads and closes the
-     * body; status 206 means the Range was honoured, 200 that the whole file comes.
+     * body; status 206 means the Range was honoured, 200 that the whole file comes. The headers must come within
+     * HF_HUB_DOWNLOAD_TIMEOUT, and a read of the body that gets no byte for that long throws
+     * {@link TimedBody.Stalled} (an {@link java.net.http.HttpTimeoutException}) and drops the connection.
      */
     public HttpResponse<InputStream> get(String id, String revision, String path, long from) throws IOException {
-        return send(request(fileUri(id, revision, path), "GET", from), HttpResponse.BodyHandlers.ofInputStream(), true, id, path);
+        return send(request(fileUri(id, revision, path), "GET", from, config.downloadTimeout()), TimedBody.handler(config.downloadTimeout()), true, id, path);
     }
 
     private URI fileUri(String id, String revision, String path) {
@@ -95,9 +100,14 @@ public final class HubClient {
         return URI.create(config.endpoint() + "/" + id + "/resolve/" + enc(revision) + p);
     }
 
+    /** A metadata request (file list, HEAD): the response must come within HF_HUB_ETAG_TIMEOUT. */
     private HttpRequest request(URI uri, String method, long from) {
+        return request(uri, method, from, config.etagTimeout());
+    }
+
+    private HttpRequest request(URI uri, String method, long from, Duration timeout) {
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).method(method, HttpRequest.BodyPublishers.noBody())
-                .timeout(Duration.ofSeconds(60)).header("User-Agent", "onestep/0.1; java")
+                .timeout(timeout).header("User-Agent", "onestep/0.1; java")
                 .header("Accept-Encoding", "identity");
         if (from > 0) b.header("Range", "bytes=" + from + "-");
         if (config.token() != null && sameHost(uri, endpoint)) b.header("Authorization", "Bearer " + config.token());
@@ -125,7 +135,8 @@ public final class HubClient {
                 if (hop >= MAX_REDIRECTS) throw new IOException(req.uri() + ": too many redirects");
                 closeBody(r);
                 String range = current.headers().firstValue("Range").orElse(null);
-                current = request(next, current.method(), range == null ? -1 : Long.parseLong(range.replaceAll("[^0-9]", "")));
+                current = request(next, current.method(), range == null ? -1 : Long.parseLong(range.replaceAll("[^0-9]", "")),
+                        current.timeout().orElse(config.etagTimeout()));
                 continue;
             }
             if (s >= 400) {

@@ -10,6 +10,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,12 +25,17 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Downloads from a loopback hub into a huggingface_hub-compatible cache: layout, resume, checksums, offline. */
+/**
+ * Downloads from a loopback hub into a huggingface_hub-compatible cache: layout, resume, stalls, concurrent runs,
+ * checksums, offline.
+ */
 class HubDownloadTest {
     static final String ID = "test-org/tiny-sd2";
     static final String UNET = "unet/diffusion_pytorch_model.safetensors";
@@ -94,6 +107,132 @@ class HubDownloadTest {
         assertArrayEquals(bytes, Files.readAllBytes(snap.resolve(UNET)));
         assertTrue(hub.requests.contains("GET /cdn/" + UNET + " bytes=" + cut + "-"), hub.requests.toString());
         assertTrue(notes.stream().anyMatch(n -> n.contains("resuming at " + cut)), notes.toString());
+    }
+
+    @Test
+    void aStalledTransferTimesOutAndIsResumedWithARangeRequest() throws IOException {
+        byte[] bytes = hub.files().get(UNET);
+        int stallAt = bytes.length / 4;
+        hub.stallGets.put(UNET, new int[]{stallAt, 1}); // the first GET sends a quarter and then goes silent
+        HubConfig c = config().withDownloadTimeout(Duration.ofMillis(400));
+        Path snap = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> resolve(c, null), "a stalled transfer must not hang");
+        assertArrayEquals(bytes, Files.readAllBytes(snap.resolve(UNET)));
+        assertTrue(hub.requests.contains("GET /cdn/" + UNET + " bytes=" + stallAt + "-"), hub.requests.toString());
+        assertEquals(2, hub.bodyGets(UNET), hub.requests.toString());
+        assertTrue(notes.stream().anyMatch(n -> n.contains(UNET) && n.contains("no data for 0.4 s") && n.contains("retrying")), notes.toString());
+        assertTrue(notes.stream().anyMatch(n -> n.contains("resuming at " + stallAt)), notes.toString());
+    }
+
+    @Test
+    void aTransferThatKeepsStallingFailsWithAClearMessageAndKeepsThePart() {
+        hub.stallGets.put(VAE, new int[]{1000, 100});
+        HubConfig c = config().withDownloadTimeout(Duration.ofMillis(200));
+        HubException e = assertTimeoutPreemptively(Duration.ofSeconds(30),
+                () -> assertThrows(HubException.class, () -> resolve(c, null)));
+        String m = e.getMessage();
+        assertTrue(m.contains(VAE) && m.contains("after " + Download.ATTEMPTS + " attempts") && m.contains("no data for 0.2 s")
+                && m.contains("HF_HUB_DOWNLOAD_TIMEOUT") && m.contains("next run resumes it"), m);
+        Path part = cache.resolve("models--test-org--tiny-sd2/blobs/" + FakeHub.sha256(hub.files().get(VAE)) + ".incomplete");
+        assertEquals(Download.ATTEMPTS * 1000L, assertDoesNotThrow(() -> Files.size(part)), "each attempt resumed the last");
+        assertFalse(Files.exists(cache.resolve("models--test-org--tiny-sd2/refs/main")));
+        // the next run, with a healthy server, completes it from where it stopped
+        hub.stallGets.clear();
+        Path snap = resolve(config(), null);
+        assertTrue(hub.requests.contains("GET /cdn/" + VAE + " bytes=" + Download.ATTEMPTS * 1000 + "-"), hub.requests.toString());
+        assertArrayEquals(hub.files().get(VAE), assertDoesNotThrow(() -> Files.readAllBytes(snap.resolve(VAE))));
+    }
+
+    @Test
+    void theDownloadTimeoutIsReadFromTheEnvironment() {
+        assertEquals(HubConfig.DEFAULT_DOWNLOAD_TIMEOUT, HubConfig.from(n -> null).downloadTimeout());
+        assertEquals(Duration.ofSeconds(10), HubConfig.DEFAULT_DOWNLOAD_TIMEOUT);
+        assertEquals(Duration.ofMillis(2500), HubConfig.from(n -> n.equals("HF_HUB_DOWNLOAD_TIMEOUT") ? "2.5" : null).downloadTimeout());
+        assertEquals(Duration.ofSeconds(30), HubConfig.from(n -> n.equals("HF_HUB_ETAG_TIMEOUT") ? "30" : null).etagTimeout());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> HubConfig.from(n -> n.equals("HF_HUB_DOWNLOAD_TIMEOUT") ? "soon" : null));
+        assertTrue(e.getMessage().contains("HF_HUB_DOWNLOAD_TIMEOUT") && e.getMessage().contains("soon"), e.getMessage());
+        assertEquals(Duration.ofSeconds(7), config().withDownloadTimeout(Duration.ofSeconds(7)).withOffline(true).downloadTimeout());
+    }
+
+    @Test
+    void twoConcurrentDownloadsOfTheSameModelFetchEachFileOnce() throws Exception {
+        hub.slowBodyMillis = 1; // ~2 s of transfers, so the two runs overlap
+        List<String> shared = Collections.synchronizedList(new ArrayList<>());
+        DownloadListener l = new DownloadListener() {
+            @Override
+            public void downloadNote(String message) { shared.add(message); }
+        };
+        CyclicBarrier start = new CyclicBarrier(2);
+        Callable<Path> run = () -> {
+            start.await();
+            return new HubResolver(config(), l).resolve(ID, null);
+        };
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<Path> a = pool.submit(run), b = pool.submit(run);
+            Path snapA = a.get(60, TimeUnit.SECONDS), snapB = b.get(60, TimeUnit.SECONDS);
+            assertEquals(snapA, snapB);
+            Path repo = cache.resolve("models--test-org--tiny-sd2");
+            for (String f : List.of("model_index.json", "unet/config.json", UNET, VAE, "text_encoder/model.safetensors")) {
+                assertEquals(1, hub.bodyGets(f), f + " fetched once: " + hub.requests);
+                assertArrayEquals(hub.files().get(f), Files.readAllBytes(snapA.resolve(f)), f);
+            }
+            try (Stream<Path> s = Files.list(repo.resolve("blobs"))) {
+                assertTrue(s.noneMatch(p -> p.toString().endsWith(".incomplete")));
+            }
+            assertEquals(FakeHub.COMMIT, Files.readString(repo.resolve("refs/main")));
+            assertTrue(shared.stream().anyMatch(n -> n.contains("another download of this file is in progress")),
+                    "one run waited for the other: " + shared);
+            Path lock = cache.resolve(".locks/models--test-org--tiny-sd2/" + FakeHub.sha256(hub.files().get(UNET)) + ".lock");
+            assertTrue(Files.exists(lock), "huggingface_hub's lock file layout");
+            assertEquals(lock, new HubCacheLayout(cache, ID).lockFile(FakeHub.sha256(hub.files().get(UNET))));
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aDownloadWaitsForAnotherProcessHoldingTheLock(@TempDir Path tmp) throws Exception {
+        Path lock = new HubCacheLayout(cache, ID).lockFile(FakeHub.sha256(hub.files().get(UNET)));
+        Path src = Files.writeString(tmp.resolve("HoldLock.java"), """
+                import java.nio.channels.FileChannel;
+                import java.nio.file.*;
+                public class HoldLock {
+                    public static void main(String[] a) throws Exception {
+                        Path p = Path.of(a[0]);
+                        Files.createDirectories(p.getParent());
+                        try (FileChannel c = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE); var l = c.lock()) {
+                            System.out.println("locked");
+                            System.out.flush();
+                            System.in.read(); // until the test closes stdin
+                        }
+                    }
+                }
+                """);
+        Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), src.toString(), lock.toString())
+                .redirectErrorStream(true).start();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            String first = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
+            assertEquals("locked", first);
+            List<String> seen = Collections.synchronizedList(new ArrayList<>());
+            Future<Path> f = pool.submit(() -> new HubResolver(config(), new DownloadListener() {
+                @Override
+                public void downloadNote(String message) { seen.add(message); }
+            }).resolve(ID, null));
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (seen.stream().noneMatch(n -> n.contains("another process is downloading")) && System.nanoTime() < deadline) Thread.sleep(20);
+            assertTrue(seen.stream().anyMatch(n -> n.contains(UNET) && n.contains(lock.toString())), seen.toString());
+            Thread.sleep(300);
+            assertFalse(f.isDone(), "the download waits while the other process holds the lock");
+            assertEquals(0, hub.bodyGets(UNET));
+            holder.getOutputStream().close(); // the other process ends, and with it its lock
+            Path snap = f.get(60, TimeUnit.SECONDS);
+            assertArrayEquals(hub.files().get(UNET), Files.readAllBytes(snap.resolve(UNET)));
+        } finally {
+            holder.destroyForcibly();
+            pool.shutdownNow();
+        }
     }
 
     @Test

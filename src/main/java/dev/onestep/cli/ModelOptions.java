@@ -1,0 +1,70 @@
+package dev.onestep.cli;
+
+import dev.onestep.backend.Backend;
+import dev.onestep.backend.Backends;
+import dev.onestep.io.ModelFolder;
+import dev.onestep.io.ModelLocator;
+import dev.onestep.io.hub.DownloadListener;
+import dev.onestep.io.hub.HubConfig;
+import dev.onestep.tensor.DType;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.util.function.Consumer;
+
+/**
+ * How a command loads and runs its model: --variant, --offline, --device, --dtype (a picocli mixin of `depth`,
+ * `normals`, `marigold` and `eval`). --model itself stays with each command: its default (and whether it is
+ * required) differs. A command may reword a description through its resource bundle (the option's
+ * descriptionKey); names and defaults are the same everywhere.
+ */
+final class ModelOptions {
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec spec;
+
+    @Option(names = "--variant", paramLabel = "fp16|bf16", descriptionKey = "variant",
+            description = "weight files to load (e.g. *.fp16.safetensors)")
+    String variant;
+
+    @Option(names = "--offline", descriptionKey = "offline",
+            description = "never use the network (as HF_HUB_OFFLINE=1): the model must be cached or local")
+    boolean offline;
+
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "auto|cpu|cuda", descriptionKey = "device",
+            description = "compute device (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16", descriptionKey = "dtype",
+            description = "compute precision (default: ${DEFAULT-VALUE})")
+    String dtype;
+
+    /** The --dtype value; an unknown one is a usage error. */
+    DType computeType() {
+        try {
+            return DType.parseCompute(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--dtype: " + e.getMessage());
+        }
+    }
+
+    /** The hub settings of this process, with --offline applied. */
+    HubConfig hub() {
+        HubConfig hub = HubConfig.fromEnvironment();
+        return offline ? hub.withOffline(true) : hub;
+    }
+
+    /** The model folder for a path or hub id (cached, else downloaded unless offline), opened in --variant. */
+    ModelFolder open(String modelOrId, DownloadListener listener) {
+        return ModelFolder.open(ModelLocator.locate(modelOrId, variant, hub(), listener), variant);
+    }
+
+    /** The compute backend for --device and --dtype; {@code log} gets its start-up lines and the CPU's fp32 note. */
+    Backend backend(Consumer<String> log) {
+        Backend backend = Backends.create(device, computeType(), log);
+        if (!dtype.equals("fp32") && backend.name().equals("cpu"))
+            log.accept("note: the CPU backend computes in fp32; --dtype " + dtype + " applies on CUDA");
+        return backend;
+    }
+}

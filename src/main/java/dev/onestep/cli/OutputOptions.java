@@ -1,0 +1,62 @@
+package dev.onestep.cli;
+
+import dev.onestep.backend.Backend;
+import dev.onestep.pipeline.DumpHook;
+import dev.onestep.pipeline.Task;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/** Where results go and how much is said: -o, --format, --dump, -q (a mixin of `depth`, `normals` and `marigold`). */
+final class OutputOptions {
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec spec;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "out", paramLabel = "OUT_DIR", descriptionKey = "output",
+            description = "output folder (default: ${DEFAULT-VALUE})")
+    Path outDir;
+
+    @Option(names = "--format", paramLabel = "LIST", split = ",", descriptionKey = "format",
+            description = "outputs: depth npy,png16,color; normals npy,png (default: all of the task's)")
+    List<String> formats;
+
+    @Option(names = "--dump", paramLabel = "DIR", descriptionKey = "dump",
+            description = "write every stage and intermediate activation as .npy (fixture names, NCHW) under DIR")
+    Path dump;
+
+    @Option(names = {"-q", "--quiet"}, descriptionKey = "quiet", description = "print errors only")
+    boolean quiet;
+
+    /** The --format list checked against the task (all of its formats when not given); a wrong one is a usage error. */
+    Set<String> formats(Task task) {
+        try {
+            return OutputFiles.formats(task, formats);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    /** Creates the output folder, or says plainly why it cannot be used. */
+    void prepareFolder() throws IOException {
+        if (Files.exists(outDir) && !Files.isDirectory(outDir))
+            throw new IOException("output folder " + outDir + " is a file, not a folder");
+        try {
+            Files.createDirectories(outDir);
+        } catch (IOException e) {
+            throw new IOException("cannot create the output folder " + outDir + ": " + e.getMessage(), e);
+        }
+        if (!Files.isWritable(outDir)) throw new IOException("output folder " + outDir + " is not writable");
+    }
+
+    /** The --dump hook for one image (null without --dump): DIR itself for a single input, else DIR/STEM. */
+    DumpHook dumpHook(Backend backend, int inputs, String stem) {
+        return dump == null ? null : new DumpHook(backend, inputs == 1 ? dump : dump.resolve(stem));
+    }
+}
