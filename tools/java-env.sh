@@ -12,3 +12,5 @@ if [[ -z "${JAVA_HOME:-}" ]] || ! onestep_java_ok "$JAVA_HOME"; then
 fi
 export JAVA_HOME
 export PATH="$JAVA_HOME/bin:$PATH"
+# Maven's bundled Guava calls sun.misc.Unsafe, which JDK 24+ warns about on every build; allow it for Maven only.
+case " ${MAVEN_OPTS:-} " in *sun-misc-unsafe-memory-access*) ;; *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;; esac
