@@ -71,4 +71,14 @@ final class Checks extends OpChecks {
         f32(op, "v", v);
         OpChecks.checkAddPerChannel(op, x, v);
     }
+
+    /**
+     * Upload and download on the CPU backends: a new host F32 copy of a host tensor (widened from F16/BF16).
+     * {@code floatingOnly} for upload, which accepts only floating checkpoint/activation data.
+     */
+    static Tensor hostF32Copy(String op, Tensor t, boolean floatingOnly) {
+        require(t != null && t.isHost() && (!floatingOnly || t.dtype().isFloating()), op,
+                floatingOnly ? "expected a floating host tensor, got" : "expected a host tensor, got", t);
+        return t.toF32();
+    }
 }

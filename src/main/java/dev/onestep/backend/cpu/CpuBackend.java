@@ -75,14 +75,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor upload(Tensor host) {
-        Checks.require(host != null && host.isHost() && host.dtype().isFloating(), "upload", "expected a floating host tensor, got", host);
-        return host.toF32();
+        return Checks.hostF32Copy("upload", host, true);
     }
 
     @Override
     public Tensor download(Tensor t) {
-        Checks.require(t != null && t.isHost(), "download", "expected a host tensor, got", t);
-        return t.toF32();
+        return Checks.hostF32Copy("download", t, false);
     }
 
     @Override

@@ -246,26 +246,17 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- weights
 
-    /** Conv weights as [O, kh, kw, I] in the compute dtype (cuDNN's KRSC; the im2col GEMM's rows), bias fp32. */
-    final class ConvW implements Conv2dWeights {
-        final int o, i, kh, kw;
+    /** Device weights and an optional fp32 bias, both persistent pool blocks freed once on close. */
+    abstract class DeviceWeights implements AutoCloseable {
         final long w, bias;
         private boolean closed;
 
-        ConvW(int o, int i, int kh, int kw, long w, long bias) {
-            this.o = o;
-            this.i = i;
-            this.kh = kh;
-            this.kw = kw;
+        DeviceWeights(long w, long bias) {
             this.w = w;
             this.bias = bias;
         }
 
-        @Override public int outChannels() { return o; }
-        @Override public int inChannels() { return i; }
-        @Override public int kernelH() { return kh; }
-        @Override public int kernelW() { return kw; }
-        @Override public boolean hasBias() { return bias != 0; }
+        public boolean hasBias() { return bias != 0; }
 
         CudaBackend owner() { return CudaBackend.this; }
 
@@ -278,32 +269,36 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** Conv weights as [O, kh, kw, I] in the compute dtype (cuDNN's KRSC; the im2col GEMM's rows), bias fp32. */
+    final class ConvW extends DeviceWeights implements Conv2dWeights {
+        final int o, i, kh, kw;
+
+        ConvW(int o, int i, int kh, int kw, long w, long bias) {
+            super(w, bias);
+            this.o = o;
+            this.i = i;
+            this.kh = kh;
+            this.kw = kw;
+        }
+
+        @Override public int outChannels() { return o; }
+        @Override public int inChannels() { return i; }
+        @Override public int kernelH() { return kh; }
+        @Override public int kernelW() { return kw; }
+    }
+
     /** Linear weights [out, in] in the compute dtype, bias fp32. */
-    final class LinearW implements LinearWeights {
+    final class LinearW extends DeviceWeights implements LinearWeights {
         final int out, in;
-        final long w, bias;
-        private boolean closed;
 
         LinearW(int out, int in, long w, long bias) {
+            super(w, bias);
             this.out = out;
             this.in = in;
-            this.w = w;
-            this.bias = bias;
         }
 
         @Override public int inFeatures() { return in; }
         @Override public int outFeatures() { return out; }
-        @Override public boolean hasBias() { return bias != 0; }
-
-        CudaBackend owner() { return CudaBackend.this; }
-
-        @Override
-        public void close() {
-            if (closed) return;
-            closed = true;
-            pool.releasePersistent(w);
-            if (bias != 0) pool.releasePersistent(bias);
-        }
     }
 
     private long persistentBias(String op, Tensor bias, int expected) {
