@@ -24,7 +24,7 @@
 template <typename T, int DVC, int R>
 __device__ void attention_impl(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
                                int Lq, int Lk, int heads, int d, int dv, float scale, int causal) {
-    extern __shared__ float smem[];
+    DYNAMIC_SHARED(float, smem);
     const int ks = d | 1;
     float* Ks = smem;                  // [ATT_BC][ks]
     float* Vs = Ks + ATT_BC * ks;      // [ATT_BC][dv]

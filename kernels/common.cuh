@@ -32,6 +32,12 @@ __device__ __forceinline__ void st(__nv_bfloat16* p, i64 i, float v) { p[i] = __
 
 #define FULL_MASK 0xffffffffu
 
+// Dynamic shared memory (the launch's sharedBytes): `DYNAMIC_SHARED(float, smem);` at the top of a kernel body.
+// The CPU emulator (tools/cudaemu/emu.h) defines its own version before this header is read.
+#ifndef DYNAMIC_SHARED
+#define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);

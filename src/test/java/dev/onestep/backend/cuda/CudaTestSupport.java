@@ -14,9 +14,23 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 final class CudaTestSupport {
     private CudaTestSupport() {}
 
-    /** Skips the calling test, with the reason, on machines without a usable GPU and driver. */
+    /**
+     * Skips the calling test, with the reason, on machines without a usable GPU and driver. In the cuda-emulated
+     * surefire run (tools/cudaemu) the "GPU" is the CPU emulator; where it could not be built, its note is the reason.
+     */
     static void assumeGpu() {
-        assumeTrue(CudaBackend.isAvailable(), () -> "no CUDA driver/GPU: " + CudaBackend.unavailableReason());
+        assumeTrue(CudaBackend.isAvailable(), () -> "no CUDA driver/GPU: " + CudaBackend.unavailableReason() + emulatorNote());
+    }
+
+    private static String emulatorNote() {
+        String dir = System.getProperty("onestep.cuda.emulator");
+        if (dir == null) return "";
+        java.nio.file.Path skipped = java.nio.file.Path.of(dir, "SKIPPED");
+        try {
+            return java.nio.file.Files.exists(skipped) ? " (" + java.nio.file.Files.readString(skipped).strip() + ")" : " (emulator in " + dir + ")";
+        } catch (java.io.IOException e) {
+            return " (emulator: " + e.getMessage() + ")";
+        }
     }
 
     static Tensor uniform(Random r, float lo, float hi, int... shape) {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs CUDA test classes against the CPU emulator of the CUDA stack (builds it first when stale).
+#   usage: tools/cudaemu/test.sh                       every CUDA test class (the cuda-emulated execution of mvn test)
+#          tools/cudaemu/test.sh CudaBackendOpsTest    some classes (surefire -Dtest syntax: Class, Class#method)
+# Reports: target/surefire-reports-cudaemu/. The kernels' fprintf diagnostics ("cudaemu: ...") go to the test's stderr.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tools/java-env.sh
+args=(-B -ntp test -Donestep.emulatedOnly=true)
+if (($#)); then
+  args+=("-Dtest=$(IFS=,; echo "$*")" -Dsurefire.failIfNoSpecifiedTests=false)
+fi
+exec mvn "${args[@]}"
