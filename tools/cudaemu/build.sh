@@ -58,5 +58,8 @@ if (( fail )); then echo "cudaemu: compilation failed" >&2; exit 1; fi
   -L"$out" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN'
 "$CXX" -shared -fopenmp -Wl,-soname,libcudnn.so.9 -o "$out/libcudnn.so.9" "$out/obj/fake_cudnn.o" \
   -L"$out" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN'
+# the engine's own test (selftest.cpp) before anything uses it
+"$CXX" "${flags[@]}" "${kincs[@]}" -o "$out/selftest" "$emu/selftest.cpp" "$out/obj/runtime.o" -lpthread
+"$out/selftest"
 echo "$inputs" > "$out/STAMP"
 echo "cudaemu: built $out (libcuda.so.1, libcublas.so.13, libcudnn.so.9; $(grep -c EMU_REGISTER "$out"/gen/*.cpp | awk -F: '{s+=$2} END {print s}') kernels)"

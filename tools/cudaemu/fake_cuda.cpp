@@ -6,6 +6,9 @@
 // shared memory within the function's limit (48 KB unless raised by cuFuncSetAttribute).
 #include <cuda.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +34,34 @@ thread_local bool contextCurrent = false;
 size_t total_memory() {
     const char* e = std::getenv("ONESTEP_CUDAEMU_MEMORY_MB");
     return (e ? (size_t)std::atoll(e) : 16384) << 20;
+}
+
+// ONESTEP_CUDAEMU_GUARD=1: every allocation ends (rounded up to 16 bytes) right before an inaccessible page, so a
+// kernel reading or writing past the end of a buffer faults at once (the JVM's crash report names the kernel:
+// the libraries carry symbols). With -Donestep.cuda.poolExact=true the pool's blocks are the tensors' sizes.
+bool guard_mode() {
+    static const bool on = [] {
+        const char* e = std::getenv("ONESTEP_CUDAEMU_GUARD");
+        return e && *e && *e != '0';
+    }();
+    return on;
+}
+
+size_t page_size() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void* guarded_alloc(size_t bytes) {
+    size_t page = page_size(), used = (bytes + 15) & ~(size_t)15, span = (used + page - 1) / page * page + page;
+    void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    char* guard = (char*)m + span - page;
+    mprotect(guard, page, PROT_NONE);
+    return guard - used;
+}
+
+void guarded_free(void* p, size_t bytes) {
+    size_t page = page_size(), used = (bytes + 15) & ~(size_t)15, span = (used + page - 1) / page * page + page;
+    char* guard = (char*)p + used;
+    munmap(guard + page - span, span);
 }
 
 struct Module {
@@ -187,7 +218,11 @@ CUresult cuMemAlloc(CUdeviceptr* p, size_t bytes) {
         if (allocated + bytes > total_memory()) return CUDA_ERROR_OUT_OF_MEMORY;
     }
     void* mem = nullptr;
-    if (posix_memalign(&mem, 256, bytes) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (guard_mode()) {
+        if (!(mem = guarded_alloc(bytes))) return CUDA_ERROR_OUT_OF_MEMORY;
+    } else if (posix_memalign(&mem, 256, bytes) != 0) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     std::memset(mem, 0xFF, bytes);  // NaN in every float type: reads of unwritten memory show
     std::lock_guard<std::mutex> g(mu);
     allocations[(uintptr_t)mem] = bytes;
@@ -202,7 +237,8 @@ CUresult cuMemFree(CUdeviceptr p) {
     auto it = allocations.find((uintptr_t)p);
     if (it == allocations.end()) return bad("cuMemFree", "not the base of a live allocation");
     allocated -= it->second;
-    std::free((void*)it->first);
+    if (guard_mode()) guarded_free((void*)it->first, it->second);
+    else std::free((void*)it->first);
     allocations.erase(it);
     return CUDA_SUCCESS;
 }

@@ -43,7 +43,21 @@ public final class DevicePool implements AutoCloseable {
     private long inUse, peakInUse, cached, persistentBytes, driverAllocations, reuses;
     private boolean closed;
 
-    public DevicePool(Allocator allocator) { this.allocator = allocator; }
+    // Debugging aid (-Donestep.cuda.poolExact=true): every acquire is its own exact-size driver allocation, freed on
+    // release, so an out-of-bounds access lands outside any allocation (compute-sanitizer, or the CPU emulator's
+    // guard pages: ONESTEP_CUDAEMU_GUARD=1) instead of in a larger size-class block. Not for production: the
+    // forward pass then calls cuMemAlloc/cuMemFree per tensor.
+    private final boolean exact;
+
+    public DevicePool(Allocator allocator) { this(allocator, Boolean.getBoolean("onestep.cuda.poolExact")); }
+
+    DevicePool(Allocator allocator, boolean exact) {
+        this.allocator = allocator;
+        this.exact = exact;
+    }
+
+    /** Whether this pool hands out exact-size, uncached blocks (-Donestep.cuda.poolExact=true). */
+    public boolean exact() { return exact; }
 
     /** The size class for a request: ≥ bytes, < 1.25·bytes above 512. */
     public static long sizeClass(long bytes) {
@@ -57,8 +71,8 @@ public final class DevicePool implements AutoCloseable {
     /** A block of at least {@code bytes} for activations or scratch; give it back with {@link #release}. */
     public synchronized long acquire(long bytes) {
         ensureOpen();
-        long size = sizeClass(bytes);
-        ArrayDeque<Long> list = free.get(size);
+        long size = exact ? Math.max(bytes, 1) : sizeClass(bytes);
+        ArrayDeque<Long> list = exact ? null : free.get(size);
         long address;
         if (list != null && !list.isEmpty()) {
             address = list.pop();
@@ -79,6 +93,10 @@ public final class DevicePool implements AutoCloseable {
         if (closed) return;
         if (size == null) throw new IllegalStateException("release of unknown device block 0x" + Long.toHexString(address));
         inUse -= size;
+        if (exact) {
+            allocator.free(address);
+            return;
+        }
         free.computeIfAbsent(size, s -> new ArrayDeque<>()).push(address);
         cached += size;
     }
