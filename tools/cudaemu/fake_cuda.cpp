@@ -162,6 +162,7 @@ CUresult cuDeviceGetAttribute(int* v, CUdevice_attribute a, CUdevice d) {
         case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: *v = DEFAULT_DYNAMIC_SHARED; break;
         case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *v = 1024; break;
         case CU_DEVICE_ATTRIBUTE_WARP_SIZE: *v = 32; break;
+        case CU_DEVICE_ATTRIBUTE_CLOCK_RATE: *v = 1980000; break;  // kHz, as an H100 SXM reports
         default: return bad("cuDeviceGetAttribute", "attribute not emulated");
     }
     return CUDA_SUCCESS;

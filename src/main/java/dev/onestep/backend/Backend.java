@@ -46,6 +46,9 @@ public interface Backend extends AutoCloseable {
     /** Peak bytes of activation memory this backend has held at once, or -1 when unknown. */
     default long peakMemoryBytes() { return -1; }
 
+    /** A device backend: the most device memory held from its driver (weights, activations, allocator cache); -1 on the host. */
+    default long peakDeviceMemoryBytes() { return -1; }
+
     /** The device's dense peak in TFLOP/s for the compute dtype (for "achieved vs peak" reports), or -1 when unknown. */
     default double peakTflops() { return -1; }
 

@@ -29,6 +29,7 @@ public final class CountingBackend implements Backend {
     @Override public Tensor zeros(int... shape) { return inner.zeros(shape); }
     @Override public void synchronize() { inner.synchronize(); }
     @Override public long peakMemoryBytes() { return inner.peakMemoryBytes(); }
+    @Override public long peakDeviceMemoryBytes() { return inner.peakDeviceMemoryBytes(); }
     @Override public double peakTflops() { return inner.peakTflops(); }
     @Override public Conv2dWeights prepareConv2d(Tensor weight, Tensor bias) { return inner.prepareConv2d(weight, bias); }
     @Override public LinearWeights prepareLinear(Tensor weight, Tensor bias) { return inner.prepareLinear(weight, bias); }

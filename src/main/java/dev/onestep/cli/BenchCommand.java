@@ -65,15 +65,16 @@ final class BenchCommand implements Callable<Integer> {
             Map<String, PipelineBenchmark.Stage> stages = bench.run(warmup, iters, s -> { err.println(s); err.flush(); });
             // the CPU's budget is the process (weights + activations + JVM): peak RSS; a GPU's is its device memory
             boolean cpu = backend.name().equals("cpu");
-            long activations = backend.peakMemoryBytes();
-            long peak = cpu || activations <= 0 ? Progress.peakRssBytes() : activations;
+            long activations = backend.peakMemoryBytes(), device = backend.peakDeviceMemoryBytes();
+            long peak = device > 0 ? device : cpu || activations <= 0 ? Progress.peakRssBytes() : activations;
             double peakTflops = backend.peakTflops();
             out.printf(Locale.ROOT, "%s, %s, %dx%d, median of %d (after %d warm-up)%n", backend.describe(), dtype, h, w, iters, warmup);
             out.printf(Locale.ROOT, "%-11s %10s %10s %10s %9s%s%n", "stage", "median ms", "min ms", "GFLOP", "GFLOP/s", peakTflops > 0 ? "  of peak" : "");
             for (PipelineBenchmark.Stage s : stages.values())
                 out.printf(Locale.ROOT, "%-11s %10.1f %10.1f %10.1f %9.1f%s%n", s.name(), s.medianMs(), s.minMs(), s.flops() / 1e9, s.gflops(),
                         peakTflops > 0 ? String.format(Locale.ROOT, "  %5.1f %%", 100 * s.gflops() / (peakTflops * 1e3)) : "");
-            out.printf(Locale.ROOT, "peak memory: %.2f GB (%s)%s%n", peak / 1e9, cpu || activations <= 0 ? "process RSS" : "device",
+            out.printf(Locale.ROOT, "peak memory: %.2f GB (%s)%s%n", peak / 1e9,
+                    device > 0 ? "device: weights + activations + allocator cache" : cpu || activations <= 0 ? "process RSS" : "device",
                     activations > 0 ? String.format(Locale.ROOT, "; activations %.2f GB", activations / 1e9) : "");
             out.flush();
             if (json != null) writeJson(backend, h, w, stages, peak, activations);

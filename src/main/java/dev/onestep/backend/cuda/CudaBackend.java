@@ -162,6 +162,45 @@ public final class CudaBackend implements Backend {
 
     @Override public long peakMemoryBytes() { return pool.peakInUseBytes(); }
 
+    /** Device memory held from the driver at its peak: weights, activations and the pool's cached blocks. */
+    @Override public long peakDeviceMemoryBytes() { return pool.peakHeldBytes(); }
+
+    /**
+     * Dense peak of the arithmetic this backend uses, TFLOP/s: SMs × the driver's clock (CU_DEVICE_ATTRIBUTE_CLOCK_RATE,
+     * the boost clock) × FLOP per clock per SM ({@link #flopsPerClockPerSm}); -1 for an architecture not in the table.
+     * Reported by {@code bench} as "of peak". On an H100 SXM (132 SMs, 1.98 GHz) bf16/fp16 gives 1 070 TFLOP/s; NVIDIA
+     * quotes 989 at the 1.83 GHz tensor boost, so percentages here are a little conservative.
+     */
+    @Override
+    public double peakTflops() {
+        double perSm = flopsPerClockPerSm(driver.ccMajor, driver.ccMinor, dtype, ALLOW_TF32);
+        return perSm < 0 ? -1 : perSm * driver.multiprocessors * driver.clockKHz * 1e3 / 1e12;
+    }
+
+    /**
+     * Dense FLOP per clock per SM (an FMA counts 2): tensor cores with fp32 accumulation for fp16/bf16 (TF32 at half
+     * that rate when allowed for fp32), FP32 CUDA cores otherwise. From NVIDIA's architecture whitepapers: A100
+     * (8.0) 312 TFLOP/s fp16 = 108 SMs × 1.41 GHz × 2048; L40S/RTX 6000 Ada (8.9) and A40 (8.6) 1024; H100 (9.0)
+     * 989 TFLOP/s = 132 × 1.83 GHz × 4096; B200 (10.0) 8192. FP32: 128 (8.0), 256 (8.6 and newer). -1 when unknown.
+     */
+    static double flopsPerClockPerSm(int major, int minor, DType dtype, boolean tf32) {
+        int cc = major * 10 + minor;
+        double tensor = switch (cc) {
+            case 80 -> 2048;
+            case 86, 87, 89 -> 1024;
+            case 90 -> 4096;
+            case 100 -> 8192;
+            default -> -1;
+        };
+        if (dtype != DType.F32) return tensor;
+        if (tf32) return tensor < 0 ? -1 : tensor / 2;
+        return switch (cc) {
+            case 80 -> 128;
+            case 86, 87, 89, 90, 100 -> 256;
+            default -> -1;
+        };
+    }
+
     /** The allocator (tests and the bench read its counters). */
     DevicePool pool() { return pool; }
 

@@ -77,7 +77,7 @@ final class CudaDriver implements AutoCloseable {
     final CUcontext context = new CUcontext();
     final Stream stream = new Stream();
     final String deviceName;
-    final int ccMajor, ccMinor, multiprocessors, maxSharedOptin, driverVersion;
+    final int ccMajor, ccMinor, multiprocessors, maxSharedOptin, driverVersion, clockKHz;
     final long totalMemory;
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, Kernel> kernels = new HashMap<>();
@@ -101,6 +101,7 @@ final class CudaDriver implements AutoCloseable {
         ccMinor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
         multiprocessors = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
         maxSharedOptin = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        clockKHz = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_CLOCK_RATE); // "typical" (boost) SM clock
         long[] mem = new long[1];
         call("cuDeviceTotalMem", () -> JCudaDriver.cuDeviceTotalMem(mem, device));
         totalMemory = mem[0];

@@ -40,7 +40,7 @@ public final class DevicePool implements AutoCloseable {
     private final TreeMap<Long, ArrayDeque<Long>> free = new TreeMap<>();
     private final Map<Long, Long> live = new HashMap<>();        // address → class size
     private final Map<Long, Long> persistent = new HashMap<>();  // address → bytes
-    private long inUse, peakInUse, cached, persistentBytes, driverAllocations, reuses;
+    private long inUse, peakInUse, cached, persistentBytes, driverAllocations, reuses, peakHeld;
     private boolean closed;
 
     // Debugging aid (-Donestep.cuda.poolExact=true): every acquire is its own exact-size driver allocation, freed on
@@ -84,6 +84,7 @@ public final class DevicePool implements AutoCloseable {
         live.put(address, size);
         inUse += size;
         peakInUse = Math.max(peakInUse, inUse);
+        notePeakHeld();
         return address;
     }
 
@@ -107,6 +108,7 @@ public final class DevicePool implements AutoCloseable {
         long address = allocateRetrying(Math.max(bytes, 1));
         persistent.put(address, bytes);
         persistentBytes += bytes;
+        notePeakHeld();
         return address;
     }
 
@@ -158,6 +160,14 @@ public final class DevicePool implements AutoCloseable {
     public synchronized long cachedBytes() { return cached; }
 
     public synchronized long persistentBytes() { return persistentBytes; }
+
+    /** Bytes held from the driver now: live blocks, cached blocks and persistent (weight) blocks. */
+    public synchronized long heldBytes() { return inUse + cached + persistentBytes; }
+
+    /** The most {@link #heldBytes} has been: the device memory this pool ever needed at once. */
+    public synchronized long peakHeldBytes() { return peakHeld; }
+
+    private void notePeakHeld() { peakHeld = Math.max(peakHeld, inUse + cached + persistentBytes); }
 
     /** Calls to the driver's allocator so far (a warm forward pass adds none). */
     public synchronized long driverAllocations() { return driverAllocations; }

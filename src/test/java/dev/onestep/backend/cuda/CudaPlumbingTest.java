@@ -1,5 +1,7 @@
 package dev.onestep.backend.cuda;
 
+import dev.onestep.tensor.DType;
+
 import jcuda.driver.CUresult;
 import org.junit.jupiter.api.Test;
 
@@ -69,5 +71,17 @@ class CudaPlumbingTest {
         assertEquals(4 * (32 * 65 + 32 * 64 + 16 * 64), CudaBackend.attentionSmem(64, 64, 16));
         assertTrue(CudaBackend.attentionSmem(64, 64, 16) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
         assertTrue(CudaBackend.attentionSmem(512, 512, 8) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
+    }
+
+    @Test
+    void peakTflopsTableReproducesThePublishedFigures() {
+        // A100 SXM: 108 SMs at 1410 MHz, 312 TFLOP/s dense fp16/bf16 and 19.5 TFLOP/s fp32 (NVIDIA A100 datasheet)
+        assertEquals(312.0, CudaBackend.flopsPerClockPerSm(8, 0, DType.BF16, false) * 108 * 1.410e9 / 1e12, 0.5);
+        assertEquals(19.5, CudaBackend.flopsPerClockPerSm(8, 0, DType.F32, false) * 108 * 1.410e9 / 1e12, 0.1);
+        assertEquals(156.0, CudaBackend.flopsPerClockPerSm(8, 0, DType.F32, true) * 108 * 1.410e9 / 1e12, 0.5);
+        // H100 SXM: 132 SMs, 989.4 TFLOP/s dense fp16 at 1830 MHz, 66.9 TFLOP/s fp32 at 1980 MHz (H100 datasheet)
+        assertEquals(989.4, CudaBackend.flopsPerClockPerSm(9, 0, DType.F16, false) * 132 * 1.830e9 / 1e12, 0.5);
+        assertEquals(66.9, CudaBackend.flopsPerClockPerSm(9, 0, DType.F32, false) * 132 * 1.980e9 / 1e12, 0.1);
+        assertEquals(-1, CudaBackend.flopsPerClockPerSm(7, 5, DType.F16, false), "unknown architectures report no peak");
     }
 }

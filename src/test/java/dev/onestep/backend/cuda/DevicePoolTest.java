@@ -129,4 +129,40 @@ class DevicePoolTest {
         assertThrows(IllegalStateException.class, () -> pool.acquire(1));
         assertNotEquals(0, dev.frees);
     }
+
+    @Test
+    void peakHeldCountsWeightsActivationsAndCacheAndMatchesTheDriver() {
+        FakeDevice dev = new FakeDevice(1L << 30);
+        try (DevicePool pool = new DevicePool(dev, false)) {
+            pool.acquirePersistent(10_000);                    // weights
+            long a = pool.acquire(4096), b = pool.acquire(8192);
+            assertEquals(10_000 + 4096 + 8192, pool.heldBytes());
+            pool.release(a);                                   // cached: still held from the driver
+            assertEquals(10_000 + 4096 + 8192, pool.heldBytes());
+            long c = pool.acquire(4096);                       // served from the cache: no new device memory
+            assertEquals(a, c);
+            assertEquals(dev.used, pool.heldBytes(), "held bytes = what the driver handed out");
+            pool.acquire(1 << 20);
+            assertEquals(dev.used, pool.peakHeldBytes());
+            pool.release(b);
+            pool.trim();
+            assertEquals(dev.used, pool.heldBytes());
+            assertEquals(10_000 + 4096 + 8192 + (1 << 20), pool.peakHeldBytes(), "the peak stays after a trim");
+        }
+    }
+
+    @Test
+    void exactModeAllocatesEachTensorAndFreesItOnRelease() {
+        FakeDevice dev = new FakeDevice(1L << 30);
+        try (DevicePool pool = new DevicePool(dev, true)) {
+            assertTrue(pool.exact());
+            long a = pool.acquire(1000);
+            assertEquals(1000, dev.blocks.get(a), "no size-class rounding");
+            pool.release(a);
+            assertEquals(0, dev.used);
+            assertEquals(1, dev.frees);
+            pool.acquire(1000);
+            assertEquals(2, dev.allocs, "nothing cached");
+        }
+    }
 }
