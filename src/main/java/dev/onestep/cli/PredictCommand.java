@@ -92,6 +92,7 @@ abstract class PredictCommand implements Callable<Integer> {
                 writer.write(p, output.outDir, stems.get(f), fmt);
                 out.imageDone(files.size(), f, p);
             }, (i, f, message) -> out.imageFailed(files.size(), f, message));
+            out.deviceMemory(backend.peakDeviceMemoryBytes());
         }
         out.summary(files.size());
         return out.failed() == 0 ? 0 : 1;

@@ -88,6 +88,11 @@ final class Progress implements DownloadListener {
         err.flush();
     }
 
+    private long devicePeak = -1;
+
+    /** A device backend's peak of device memory (weights + activations + allocator cache), for the summary. */
+    void deviceMemory(long peakBytes) { devicePeak = peakBytes; }
+
     /** The end-of-run summary: counts, time, per-stage totals and averages, peak memory. */
     void summary(int total) {
         if (quiet) return;
@@ -99,7 +104,8 @@ final class Progress implements DownloadListener {
         err.printf(Locale.ROOT, "time per stage, total (per image): preprocess %.0f ms (%.0f), VAE encode %.0f ms (%.0f), UNet %.0f ms (%.0f), "
                         + "VAE decode %.0f ms (%.0f), postprocess %.0f ms (%.0f)%n",
                 stageMs[0], stageMs[0] / ok, stageMs[1], stageMs[1] / ok, stageMs[2], stageMs[2] / ok, stageMs[3], stageMs[3] / ok, stageMs[4], stageMs[4] / ok);
-        err.printf(Locale.ROOT, "peak memory: %s resident, heap %s of %s max%n",
+        err.printf(Locale.ROOT, "peak memory: %s%s resident, heap %s of %s max%n",
+                devicePeak > 0 ? MemoryBudget.human(devicePeak) + " on the device, " : "",
                 rss > 0 ? MemoryBudget.human(rss) : "n/a",
                 MemoryBudget.human(Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()),
                 MemoryBudget.human(Runtime.getRuntime().maxMemory()));
