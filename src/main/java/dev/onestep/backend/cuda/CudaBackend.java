@@ -43,6 +43,8 @@ public final class CudaBackend implements Backend {
     private static final int BLOCK = 256;
     private static final long IM2COL_MAX_BYTES = 256L << 20;
     private static final boolean ALLOW_TF32 = Boolean.getBoolean("onestep.cuda.tf32");
+    /** fp16/bf16 attention on tensor cores (attention_tc*); {@code -Donestep.cuda.tcAttention=false} forces the CUDA-core kernels. */
+    private static final boolean TC_ATTENTION = !"false".equals(System.getProperty("onestep.cuda.tcAttention"));
     private static final ReferenceBackend HOST = new ReferenceBackend();
 
     private static volatile String unavailable;
@@ -601,6 +603,23 @@ public final class CudaBackend implements Backend {
         return 4 * (32 * (d | 1) + 32 * dv + rowsPerBlock * d);
     }
 
+    /**
+     * Dynamic shared memory of attention_tc{64,512} (fp16/bf16 storage, 64 query rows × 64-key tiles): must match the
+     * formula in kernels/attention.cu. Q [64][dp + 8] and K/V [64][max(dp, dvp) + 8] as 16-bit values, scores
+     * [64][68] fp32, P [64][72] 16-bit, running max/sum/rescale [3][64] fp32, rescale flags [4] int;
+     * dp, dvp = d, dv rounded up to 16. d = dv = 64: 45,840 bytes; d = dv = 512: 160,528.
+     */
+    static int attentionTcSmem(int d, int dv) {
+        int dp = (d + 15) & ~15, dvp = (dv + 15) & ~15, bm = 64, bn = 64;
+        return bm * (dp + 8) * 2 + bn * (Math.max(dp, dvp) + 8) * 2 + bm * (bn + 4) * 4 + bm * (bn + 8) * 2 + 3 * bm * 4 + (bm / 16) * 4;
+    }
+
+    /**
+     * softmax(q·kᵀ·scale)·v per head; q [N, Lq, heads·d], k [N, Lk, heads·d], v [N, Lk, heads·dv] → o [N, Lq, heads·dv].
+     * fp16/bf16 with d, dv ≤ 512: tensor-core flash attention (attention_tc64 for d, dv ≤ 64 with 4 warps,
+     * attention_tc512 otherwise with 16 warps; 64 query rows per block). fp32, larger d, or a GPU whose shared memory
+     * is too small: the CUDA-core kernels (attention_dv64 for dv ≤ 64, attention_dv512 for dv ≤ 512).
+     */
     @Override
     public synchronized Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
         CudaChecks.device("attention", "q", q, dtype);
@@ -609,17 +628,26 @@ public final class CudaBackend implements Backend {
         CudaChecks.checkAttention("attention", q, k, v, heads);
         int n = q.dim(0), lq = q.dim(1), lk = k.dim(1), d = q.dim(2) / heads, dv = v.dim(2) / heads;
         String variant;
-        int rowsPerBlock;
-        if (dv <= 64) {
-            variant = "attention_dv64_";
-            rowsPerBlock = 4 * 4;
-        } else if (dv <= 512) {
-            variant = "attention_dv512_";
-            rowsPerBlock = 4 * 2;
+        int rowsPerBlock, threads, smem;
+        if (TC_ATTENTION && dtype != DType.F32 && d <= 512 && dv <= 512 && attentionTcSmem(d, dv) <= driver.maxSharedOptin) {
+            boolean small = d <= 64 && dv <= 64;
+            variant = small ? "attention_tc64_" : "attention_tc512_";
+            rowsPerBlock = 64;
+            threads = small ? 4 * 32 : 16 * 32;
+            smem = attentionTcSmem(d, dv);
         } else {
-            throw new UnsupportedOperationException("attention: value head size " + dv + " > 512 is not supported by the CUDA kernel");
+            if (dv <= 64) {
+                variant = "attention_dv64_";
+                rowsPerBlock = 4 * 4;
+            } else if (dv <= 512) {
+                variant = "attention_dv512_";
+                rowsPerBlock = 4 * 2;
+            } else {
+                throw new UnsupportedOperationException("attention: value head size " + dv + " > 512 is not supported by the CUDA kernel");
+            }
+            threads = 128;
+            smem = attentionSmem(d, dv, rowsPerBlock);
         }
-        int smem = attentionSmem(d, dv, rowsPerBlock);
         require(smem <= driver.maxSharedOptin, "attention", "head sizes d=" + d + ", dv=" + dv + " need " + smem
                 + " bytes of shared memory, the GPU allows " + driver.maxSharedOptin + "; q", q.shape());
         require((long) n * heads <= 65535, "attention", "batch·heads over 65535:", q.shape());
@@ -630,7 +658,7 @@ public final class CudaBackend implements Backend {
         }
         Tensor o = newTensor(dtype, n, lq, heads * dv);
         if (lq > 0)
-            driver.launch(kern, Math.ceilDiv(lq, rowsPerBlock), n * heads, 128, smem, kargs().ptr(addr(q)).ptr(addr(k)).ptr(addr(v)).ptr(addr(o))
+            driver.launch(kern, Math.ceilDiv(lq, rowsPerBlock), n * heads, threads, smem, kargs().ptr(addr(q)).ptr(addr(k)).ptr(addr(v)).ptr(addr(o))
                     .i32(lq).i32(lk).i32(heads).i32(d).i32(dv).f32(scale).i32(causal ? 1 : 0));
         return o;
     }

@@ -201,34 +201,57 @@ class CudaBackendOpsTest {
 
     // ---------------------------------------------------------------- attention
 
+    /**
+     * fp32 runs the CUDA-core kernels (attention_dv64/dv512); fp16/bf16 run the tensor-core kernels (attention_tc64
+     * for d, dv ≤ 64, attention_tc512 up to 512; 64 query rows × 64-key tiles, head sizes zero-padded to 16), except
+     * d > 512, which falls back to the CUDA-core kernels. The half-type bounds are the file's NMSE bounds (fp16 1e-6,
+     * bf16 2e-5): the tensor-core path rounds the probabilities P to the storage type before P·V (the normaliser
+     * sums the rounded values, so the weights still sum to 1), which adds about one more storage rounding, ≤ u²/3 in
+     * NMSE, to the output's own: expected ≤ 2 · 5.1e-6 = 1e-5 for bf16 and ≤ 2 · 8e-8 = 1.6e-7 for fp16 (score and
+     * accumulation errors are fp32, far below). Measured on the CPU emulator (tools/cudaemu, same arithmetic as the
+     * kernels): worst case of this table bf16 5.4e-6, fp16 8.3e-8, i.e. 3.7× and 12× under the bounds.
+     */
     @ParameterizedTest
     @ValueSource(strings = {"F32", "F16", "BF16"})
     void attention(String dts) {
         DType dt = dt(dts);
         CudaBackend b = cuda(dt);
         Random r = new Random(14);
-        int[][] cases = { // n, lq, lk, heads, d, dv, causal, sharp (scale 1)
+        int[][] cases = { // n, lq, lk, heads, d, dv, causal, scores (0: scale 1/√d, 1: sharp, scale 1, 2: keys growing along Lk)
                 {1, 7, 2, 5, 64, 64, 0, 0},      // cross-attention on 2 text tokens
                 {2, 300, 300, 4, 16, 16, 0, 0},  // several query blocks and key tiles
                 {1, 77, 77, 16, 64, 64, 1, 0},   // CLIP: causal, 16 heads of 64
-                {1, 300, 300, 1, 33, 33, 1, 1},  // causal, odd head dim (odd smem stride), sharp scores
+                {1, 300, 300, 1, 33, 33, 1, 1},  // causal, odd head dim (odd smem stride; tensor cores: padded to 48), sharp scores
                 {2, 5, 9, 1, 3, 3, 0, 0},
                 {1, 130, 70, 5, 64, 64, 0, 1},   // Lq ≠ Lk
                 {1, 70, 130, 2, 8, 8, 1, 0},     // causal with Lq < Lk
                 {1, 33, 65, 2, 16, 24, 0, 0},    // dv ≠ d
                 {1, 100, 100, 1, 512, 512, 0, 0},// VAE mid-block: one head of 512 (> 48 KB shared memory)
-                {1, 37, 37, 1, 100, 200, 1, 0}}; // dv in (64, 512], causal
+                {1, 37, 37, 1, 100, 200, 1, 0},  // dv in (64, 512], causal (tensor cores: attention_tc512, scalar loads as d % 8 ≠ 0)
+                {2, 150, 150, 5, 64, 64, 0, 0},  // UNet self-attention: N > 1, 5 heads of 64, partial last query block and key tile
+                {1, 150, 77, 5, 64, 64, 0, 0},   // UNet cross-attention on 77 text tokens (partial second key tile)
+                {1, 64, 128, 2, 64, 64, 1, 0},   // exact tile multiples, causal: the key loop stops at q0 + 64
+                {1, 200, 300, 2, 64, 64, 0, 2},  // growing keys raise the row max tile after tile: O is rescaled (tensor cores)
+                {2, 130, 130, 1, 512, 512, 1, 0},// VAE head: N > 1, causal, 3 query blocks
+                {1, 100, 200, 1, 512, 512, 0, 2},// VAE head, growing keys: rescale in attention_tc512
+                {1, 20, 20, 1, 528, 16, 0, 0}};  // d > 512: fp16/bf16 fall back to the CUDA-core kernel
         for (int[] c : cases) {
             int n = c[0], lq = c[1], lk = c[2], h = c[3], d = c[4], dv = c[5];
             boolean causal = c[6] == 1;
-            float scale = c[7] == 0 ? (float) (1 / Math.sqrt(d)) : 1f;
-            Tensor q = representable(gaussian(r, 1, 0, n, lq, h * d), dt), k = representable(gaussian(r, 1, 0, n, lk, h * d), dt),
+            float scale = c[7] == 1 ? 1f : (float) (1 / Math.sqrt(d));
+            Tensor kf = gaussian(r, 1, 0, n, lk, h * d);
+            if (c[7] == 2) { // key j scaled by 1 + j/32: each tile's best score beats the last by far more than the kernels' lazy-rescale margin
+                float[] kv = kf.toFloatArray();
+                for (int i = 0; i < kv.length; i++) kv[i] *= 1 + (i / (h * d) % lk) / 32f;
+                kf = Tensor.of(kv, kf.shape());
+            }
+            Tensor q = representable(gaussian(r, 1, 0, n, lq, h * d), dt), k = representable(kf, dt),
                     v = representable(gaussian(r, 1, 0, n, lk, h * dv), dt);
             Tensor qd = b.upload(q), kd = b.upload(k), vd = b.upload(v);
             Tensor got = b.attention(qd, kd, vd, h, scale, causal), want = REF.attention(q, k, v, h, scale, causal);
             Compare.assertShape("attention", want.shape(), got.shape());
-            check("attention n,Lq,Lk,heads,d,dv,causal,sharp=" + s(c), dt, want.toFloatArray(), run(b, got), 2e-5, 2e-5);
-            close(q, k, v, qd, kd, vd, got, want);
+            check("attention n,Lq,Lk,heads,d,dv,causal,scores=" + s(c), dt, want.toFloatArray(), run(b, got), 2e-5, 2e-5);
+            close(q, k, v, kf, qd, kd, vd, got, want);
         }
     }
 

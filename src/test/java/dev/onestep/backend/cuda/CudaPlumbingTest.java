@@ -71,6 +71,12 @@ class CudaPlumbingTest {
         assertEquals(4 * (32 * 65 + 32 * 64 + 16 * 64), CudaBackend.attentionSmem(64, 64, 16));
         assertTrue(CudaBackend.attentionSmem(64, 64, 16) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
         assertTrue(CudaBackend.attentionSmem(512, 512, 8) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
+        // tensor-core kernels (fp16/bf16): the formula in kernels/attention.cu, worked out there for both head sizes
+        assertEquals(45_840, CudaBackend.attentionTcSmem(64, 64));
+        assertEquals(160_528, CudaBackend.attentionTcSmem(512, 512));
+        assertEquals(CudaBackend.attentionTcSmem(48, 48), CudaBackend.attentionTcSmem(33, 33), "head sizes are padded to 16");
+        assertTrue(CudaBackend.attentionTcSmem(64, 64) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
+        assertTrue(CudaBackend.attentionTcSmem(512, 512) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
     }
 
     @Test

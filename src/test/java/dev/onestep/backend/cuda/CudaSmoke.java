@@ -23,7 +23,7 @@ import java.util.Random;
  *   <li>cublas: library found, handle on our stream, cublasGemmEx row-major linear vs the host
  *   <li>cudnn: library found, NHWC/KRSC plan, algorithm, forward vs the host (fp32, FMA math)
  *   <li>backend: CudaBackend describe, attention d = dv = 512 (> 48 KB shared memory), conv2d fp16 with C = 3
- *       through the AUTO path, group norm, download
+ *       through the AUTO path, group norm, fp16 tensor-core attention (d = 512 and 5 heads of 64, causal), download
  * </ol>
  */
 public final class CudaSmoke {
@@ -257,6 +257,22 @@ public final class CudaSmoke {
                 float d = maxAbsDiff(got.toFloatArray(), want.toFloatArray());
                 check(d < 2e-2f, "conv2d fp16 stride 2 BOTTOM_RIGHT max |diff| " + d);
                 System.out.println("   conv2d fp16 stride 2, pad (0,1,0,1): max |diff| " + d);
+            }
+            // tensor-core attention (attention_tc512: 160,528 B of shared memory, 512 threads; attention_tc64: 5 heads of 64)
+            for (int[] c : new int[][] {{1, 130, 1, 512}, {2, 100, 5, 64}}) {
+                int n = c[0], l = c[1], h = c[2], hd = c[3];
+                Tensor q = CudaTestSupport.representable(CudaTestSupport.uniform(r, -1, 1, n, l, h * hd), DType.F16),
+                        k = CudaTestSupport.representable(CudaTestSupport.uniform(r, -1, 1, n, l, h * hd), DType.F16),
+                        v = CudaTestSupport.representable(CudaTestSupport.uniform(r, -1, 1, n, l, h * hd), DType.F16);
+                float scale = (float) (1 / Math.sqrt(hd));
+                try (Tensor dq = f16.upload(q); Tensor dk = f16.upload(k); Tensor dv = f16.upload(v);
+                     Tensor o = f16.attention(dq, dk, dv, h, scale, true); Tensor got = f16.download(o);
+                     Tensor want = ref.attention(q, k, v, h, scale, true)) {
+                    float d = maxAbsDiff(got.toFloatArray(), want.toFloatArray());
+                    check(d < 2e-3f, "tensor-core attention fp16 [" + n + "," + l + "," + h + "x" + hd + "] causal max |diff| " + d);
+                    System.out.println("   attention fp16 tensor cores [" + n + "," + l + "," + h + "x" + hd + "] causal (smem "
+                            + CudaBackend.attentionTcSmem(hd, hd) + " B): max |diff| " + d);
+                }
             }
             f16.synchronize();
             ok("pool: " + f16.pool().driverAllocations() + " cuMemAlloc calls, peak " + f16.peakMemoryBytes() + " B");

@@ -83,5 +83,8 @@ class KernelManifestTest {
         for (String dt : new String[] {"f32", "f16", "bf16"})
             for (String v : new String[] {"attention_dv64_", "attention_dv512_"})
                 assertTrue(att.contains(".entry " + v + dt), v + dt + " missing from attention.ptx");
+        for (String dt : new String[] {"f16", "bf16"}) // tensor-core kernels exist for the 16-bit storage types only
+            for (String v : new String[] {"attention_tc64_", "attention_tc512_"})
+                assertTrue(att.contains(".entry " + v + dt), v + dt + " missing from attention.ptx");
     }
 }
