@@ -85,7 +85,8 @@ struct Worker {
     Fiber fibers[MAX_THREADS];
     char* stacks = nullptr;
     void* sched = nullptr;  // the scheduler's saved stack pointer
-    std::vector<unsigned char> dyn;
+    unsigned char* dyn = nullptr;  // dynamic shared memory, 1024-byte aligned (a GPU aligns it at least as declared)
+    size_t dynBytes = 0;
     uint64_t slots[MAX_THREADS / 32][32];
     const LaunchSpec* launch = nullptr;
     std::string error;
@@ -116,7 +117,7 @@ static Worker* worker() {
 
 uint3& thread_idx() { return tl_fiber->tid; }
 int lane_id() { return tl_fiber->lane; }
-void* dynamic_shared() { return tl_worker->dyn.data(); }
+void* dynamic_shared() { return tl_worker->dyn; }
 uint64_t* warp_slots() { return tl_worker->slots[tl_fiber->warp]; }
 
 static void yield_to_scheduler() {
@@ -240,7 +241,7 @@ static bool run_block(Worker* w, const LaunchSpec& L, uint3 bid) {
     int n = (int)(L.block.x * L.block.y * L.block.z);
     w->nthreads = n;
     w->launch = &L;
-    if (L.sharedBytes) std::memset(w->dyn.data(), 0xFF, L.sharedBytes);  // NaN: a read of unwritten shared memory shows
+    if (L.sharedBytes) std::memset(w->dyn, 0xFF, L.sharedBytes);  // NaN: a read of unwritten shared memory shows
     for (int i = 0; i < n; i++) {
         Fiber& f = w->fibers[i];
         f.tid = uint3{(unsigned)(i % L.block.x), (unsigned)(i / L.block.x % L.block.y), (unsigned)(i / (L.block.x * L.block.y))};
@@ -357,7 +358,11 @@ bool launch(const LaunchSpec& L, std::string& error) {
         Worker* w = worker();
         w->failed = false;
         w->error.clear();
-        if (w->dyn.size() < L.sharedBytes) w->dyn.resize(L.sharedBytes);
+        if (w->dynBytes < L.sharedBytes) {
+            std::free(w->dyn);
+            w->dynBytes = (L.sharedBytes + 1023) & ~(size_t)1023;
+            w->dyn = (unsigned char*)std::aligned_alloc(1024, w->dynBytes);
+        }
         uint3 bid{(unsigned)(b % L.grid.x), (unsigned)(b / L.grid.x % L.grid.y), (unsigned)(b / ((long)L.grid.x * L.grid.y))};
         if (!run_block(w, L, bid)) {
             std::lock_guard<std::mutex> g(em);

@@ -64,32 +64,48 @@ inline void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, const V& v) {
     for (int i = 0; i < 256; i++) f.x[i] = t;
 }
 
+// The hardware's preconditions (CUDA C++ Programming Guide, "Warp Matrix Functions"): mptr 256-bit (32-byte)
+// aligned, ldm a multiple of 16 bytes (8 for 16-bit elements, 4 for float). The emulator does not need them, so it
+// checks them: a kernel that breaks them works here and faults or reads garbage on a GPU.
+namespace detail {
+inline void require_layout(const void* p, unsigned ldm, size_t elem) {
+    if ((reinterpret_cast<uintptr_t>(p) & 31u) != 0) emu::fail("wmma load/store: pointer not 32-byte aligned");
+    if ((ldm * elem) % 16 != 0) emu::fail("wmma load/store: ldm not a multiple of 16 bytes");
+}
+}  // namespace detail
+
 // tile element (r, c) ↦ memory: row-major p[r·ldm + c], column-major p[c·ldm + r]
 template <typename T>
 inline void load_matrix_sync(fragment<matrix_a, 16, 16, 16, T, row_major>& f, const T* p, unsigned ldm) {
+    detail::require_layout(p, ldm, sizeof(*p));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)r * ldm + c];
 }
 template <typename T>
 inline void load_matrix_sync(fragment<matrix_a, 16, 16, 16, T, col_major>& f, const T* p, unsigned ldm) {
+    detail::require_layout(p, ldm, sizeof(*p));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)c * ldm + r];
 }
 template <typename T>
 inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, T, row_major>& f, const T* p, unsigned ldm) {
+    detail::require_layout(p, ldm, sizeof(*p));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)r * ldm + c];
 }
 template <typename T>
 inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, T, col_major>& f, const T* p, unsigned ldm) {
+    detail::require_layout(p, ldm, sizeof(*p));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = p[(size_t)c * ldm + r];
 }
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p, unsigned ldm, layout_t layout) {
+    detail::require_layout(p, ldm, sizeof(*p));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = layout == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
 }
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm, layout_t layout) {
+    detail::require_layout(p, ldm, sizeof(*p));
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) (layout == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]) = f.x[r * 16 + c];
 }
