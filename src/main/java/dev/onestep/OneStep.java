@@ -119,7 +119,8 @@ public final class OneStep implements AutoCloseable {
         this.folder = folder;
         this.backend = backend;
         this.pipeline = pipeline;
-        this.budget = options.maxMemory() > 0 ? MemoryBudget.withLimit(options.maxMemory()) : MemoryBudget.defaults();
+        this.budget = (options.maxMemory() > 0 ? MemoryBudget.withLimit(options.maxMemory()) : MemoryBudget.defaults())
+                .onDevice(backend, options.maxMemory() > 0);
     }
 
     /** Loads a local diffusers folder or a Hugging Face id (ORG/NAME). */

@@ -49,6 +49,9 @@ public interface Backend extends AutoCloseable {
     /** A device backend: the most device memory held from its driver (weights, activations, allocator cache); -1 on the host. */
     default long peakDeviceMemoryBytes() { return -1; }
 
+    /** A device backend: device memory it could still use (free on the device plus its allocator's cache); -1 on the host. */
+    default long deviceMemoryAvailableBytes() { return -1; }
+
     /** The device's dense peak in TFLOP/s for the compute dtype (for "achieved vs peak" reports), or -1 when unknown. */
     default double peakTflops() { return -1; }
 

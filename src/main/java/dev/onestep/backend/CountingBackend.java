@@ -30,6 +30,7 @@ public final class CountingBackend implements Backend {
     @Override public void synchronize() { inner.synchronize(); }
     @Override public long peakMemoryBytes() { return inner.peakMemoryBytes(); }
     @Override public long peakDeviceMemoryBytes() { return inner.peakDeviceMemoryBytes(); }
+    @Override public long deviceMemoryAvailableBytes() { return inner.deviceMemoryAvailableBytes(); }
     @Override public double peakTflops() { return inner.peakTflops(); }
     @Override public Conv2dWeights prepareConv2d(Tensor weight, Tensor bias) { return inner.prepareConv2d(weight, bias); }
     @Override public LinearWeights prepareLinear(Tensor weight, Tensor bias) { return inner.prepareLinear(weight, bias); }

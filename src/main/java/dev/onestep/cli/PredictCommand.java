@@ -84,9 +84,10 @@ abstract class PredictCommand implements Callable<Integer> {
         try (Backend backend = models.backend(out::line);
              OneStepPipeline pipeline = OneStepPipeline.load(folder, backend)) {
             for (String w : folder.warnings()) out.line("warning: " + w);
+            MemoryBudget deviceBudget = budget.onDevice(backend, maxMemory != null); // after the weights are on the device
             ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
                 int[] size = ImageProbe.size(f);
-                if (size != null) budget.check(f.toString(), size[0], size[1], processingRes, folder.vae());
+                if (size != null) deviceBudget.check(f.toString(), size[0], size[1], processingRes, folder.vae());
                 RgbImage img = images.load(f);
                 Prediction p = pipeline.predict(img, task, processingRes, mode, output.dumpHook(backend, files.size(), stems.get(f)));
                 writer.write(p, output.outDir, stems.get(f), fmt);

@@ -16,11 +16,34 @@ import java.util.Locale;
  * limit is --max-memory when given, else {@value #PHYSICAL_SHARE_PERCENT} % of physical memory (the max heap where
  * that is unknown). <b>Heap</b>: decoding and the full-size outputs cost about {@value #HEAP_BYTES_PER_PIXEL} bytes
  * per input pixel, against {@value #PHYSICAL_SHARE_PERCENT} % of the max heap (-Xmx).
+ *
+ * <p>On a device backend (CUDA) activations live in device memory in the compute dtype: {@link #onDevice} takes the
+ * limit from the device's free memory ({@value #DEVICE_SHARE_PERCENT} %, after the weights are loaded) and the element
+ * size from the dtype, unless --max-memory was given.
  */
-public record MemoryBudget(long activationLimit, long heapLimit, String activationLimitSource) {
+public record MemoryBudget(long activationLimit, long heapLimit, String activationLimitSource, int activationElementBytes) {
     static final int LIVE_FULL_RES_TENSORS = 5;
     static final int HEAP_BYTES_PER_PIXEL = 40;
     static final int PHYSICAL_SHARE_PERCENT = 80;
+    static final int DEVICE_SHARE_PERCENT = 90;
+
+    public MemoryBudget(long activationLimit, long heapLimit, String activationLimitSource) {
+        this(activationLimit, heapLimit, activationLimitSource, Float.BYTES);
+    }
+
+    /**
+     * This budget for a run on {@code backend}: unchanged on the host; on a device backend, activations counted in
+     * the compute dtype and, unless the limit was explicit (--max-memory), limited to {@value #DEVICE_SHARE_PERCENT} %
+     * of the device memory still available (free plus the allocator's cache).
+     */
+    public MemoryBudget onDevice(dev.onestep.backend.Backend backend, boolean explicitLimit) {
+        long available = backend.deviceMemoryAvailableBytes();
+        if (available < 0) return this;
+        int elem = backend.computeType().byteSize();
+        if (explicitLimit) return new MemoryBudget(activationLimit, heapLimit, activationLimitSource, elem);
+        return new MemoryBudget(available / 100 * DEVICE_SHARE_PERCENT, heapLimit,
+                DEVICE_SHARE_PERCENT + " % of the free memory of the " + backend.name() + " device; set --max-memory to change", elem);
+    }
 
     /** Limits from this machine: physical memory and the max heap. */
     public static MemoryBudget defaults() {
@@ -39,10 +62,13 @@ public record MemoryBudget(long activationLimit, long heapLimit, String activati
     }
 
     /** Activation bytes for one image run at processing size pw × ph through this VAE. */
-    public static long activationBytes(int pw, int ph, VaeConfig vae) {
+    public static long activationBytes(int pw, int ph, VaeConfig vae) { return activationBytes(pw, ph, vae, Float.BYTES); }
+
+    /** The same with activations stored as {@code elementBytes}-byte values (2 for fp16/bf16 on a GPU). */
+    public static long activationBytes(int pw, int ph, VaeConfig vae, int elementBytes) {
         int[] ch = vae.blockOutChannels();
         int widest = Math.max(ch[0], ch[Math.min(1, ch.length - 1)]); // the widths that run at full resolution
-        return (long) pw * ph * Float.BYTES * LIVE_FULL_RES_TENSORS * widest;
+        return (long) pw * ph * elementBytes * LIVE_FULL_RES_TENSORS * widest;
     }
 
     /** Heap bytes to decode, post-process and write an input of w × h. */
@@ -58,7 +84,7 @@ public record MemoryBudget(long activationLimit, long heapLimit, String activati
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d×%d is too large to decode: it needs about %s of Java heap, "
                     + "above %s (%d %% of -Xmx); raise -Xmx (ONESTEP_JAVA_OPTS=-Xmx...)", name, w, h, human(heap), human(heapLimit), PHYSICAL_SHARE_PERCENT));
         int[] p = Resize.resizeMaxRes(w, h, processingRes);
-        long act = activationBytes(p[0], p[1], vae);
+        long act = activationBytes(p[0], p[1], vae, activationElementBytes);
         if (act > activationLimit)
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d×%d at processing resolution %s (%d×%d) needs about %s for activations, "
                             + "above the limit of %s (%s); use a smaller --processing-res (768 is the default)",

@@ -39,4 +39,37 @@ class MemoryBudgetTest {
         VaeConfig tiny = VaeConfig.load(Fixtures.model().resolve("vae/config.json"));
         assertEquals(64L * 48 * 5 * 32 * 4, MemoryBudget.activationBytes(64, 48, tiny));
     }
+
+    /** A Backend that only answers what onDevice asks: its name, dtype and available device memory (-1: the host). */
+    private static dev.onestep.backend.Backend device(String name, dev.onestep.tensor.DType dtype, long available) {
+        return (dev.onestep.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(getClass0().getClassLoader(),
+                new Class<?>[] {dev.onestep.backend.Backend.class}, (proxy, m, args) -> switch (m.getName()) {
+                    case "name" -> name;
+                    case "computeType" -> dtype;
+                    case "deviceMemoryAvailableBytes" -> available;
+                    default -> throw new UnsupportedOperationException(m.getName());
+                });
+    }
+
+    private static Class<?> getClass0() { return MemoryBudgetTest.class; }
+
+    @Test
+    void onADeviceTheLimitIsItsFreeMemoryAndActivationsAreInTheComputeDtype() {
+        java.util.Map<String, Object> json = new java.util.HashMap<>(dev.onestep.io.JsonFields.readObject(Fixtures.model().resolve("vae/config.json")));
+        json.put("block_out_channels", java.util.List.of(128L, 256L, 512L, 512L));
+        VaeConfig sd2 = VaeConfig.fromJson(json, null);
+        MemoryBudget host = MemoryBudget.withLimit(MemoryBudget.parseSize("64g"));
+        assertEquals(host, host.onDevice(device("cpu", dev.onestep.tensor.DType.F32, -1), true), "a host backend keeps the budget");
+
+        MemoryBudget gpu = MemoryBudget.defaults().onDevice(device("cuda", dev.onestep.tensor.DType.BF16, 10_000_000_000L), false);
+        assertEquals(9_000_000_000L, gpu.activationLimit());
+        assertEquals(2, gpu.activationElementBytes());
+        assertDoesNotThrow(() -> gpu.check("photo.jpg", 4000, 3000, 768, sd2)); // 768×576 × 5 × 256 × 2 B = 1.1 GB
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> gpu.check("photo.jpg", 4000, 3000, 0, sd2));
+        assertTrue(e.getMessage().contains("28.6 GB") && e.getMessage().contains("free memory of the cuda device"), e.getMessage());
+
+        MemoryBudget explicit = host.onDevice(device("cuda", dev.onestep.tensor.DType.F16, 1L << 30), true);
+        assertEquals(host.activationLimit(), explicit.activationLimit(), "--max-memory wins over the device's free memory");
+        assertEquals(2, explicit.activationElementBytes());
+    }
 }

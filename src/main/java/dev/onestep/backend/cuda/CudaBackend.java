@@ -164,6 +164,9 @@ public final class CudaBackend implements Backend {
 
     @Override public long peakMemoryBytes() { return pool.peakInUseBytes(); }
 
+    @Override
+    public synchronized long deviceMemoryAvailableBytes() { return driver.memoryInfo()[0] + pool.cachedBytes(); }
+
     /** Device memory held from the driver at its peak: weights, activations and the pool's cached blocks. */
     @Override public long peakDeviceMemoryBytes() { return pool.peakHeldBytes(); }
 
