@@ -5,7 +5,7 @@
 #                                  java.desktop, the compiled main/test classes (without the kernels and fixtures,
 #                                  which travel as tracked files), the runtime jars, JCuda's driver binding only,
 #                                  and the SD2 configs for the full-size bench. About 16 MB, so that with the
-#                                  ~49 MB tracked tree it stays under the device tool's 64 MiB transfer limit.
+#                                  tracked tree it stays under the device tool's 64 MiB transfer limit (checked at the end).
 #   tools/gpu-check.sh run [what]  ON THE GPU MACHINE (device tool: carry ["target/gpu-bundle"]); what =
 #                                  smoke | tests | sanitize | bench | all (default all). Logs go to $OUT (or target/gpu-out):
 #                                    env.txt          nvidia-smi, where libcuda/libcublas/libcudnn are, LD_LIBRARY_PATH
@@ -46,7 +46,15 @@ if [[ $mode == bundle ]]; then
   tar -C "$work" -cf - jre | xz -9e -T0 > "$bundle/jre.tar.xz"
   rm -rf "$work"
   du -sh "$bundle"; ls -l "$bundle" "$bundle/lib"
-  echo "tracked tree: $(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1) bytes (+ untracked kernels outputs if not yet added)"
+  # the device tool carries tracked + untracked-not-ignored files plus the carried bundle, 64 MiB in all
+  tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null | awk '$2 == "total" {s += $1} END {print s}')
+  carried=$(du -sb "$bundle" | cut -f1)
+  total=$((tree + carried)); limit=$((64 << 20))
+  echo "travels: tree $tree + bundle $carried = $total bytes of the device tool's $limit"
+  if ((total > limit)); then
+    echo "gpu-check: OVER the device tool's 64 MiB limit by $((total - limit)) bytes: the run would be refused" >&2
+    exit 1
+  fi
   exit 0
 fi
 
