@@ -48,8 +48,8 @@ for cu in "$root"/kernels/*.cu; do
 done
 "$CXX" "${flags[@]}" -I "$emu" -I "$inc" -c "$emu/runtime.cpp" -include "$emu/emu.h" -o "$out/obj/runtime.o" & pids+=($!)
 "$CXX" "${flags[@]}" -I "$emu" -I "$inc" -c "$emu/fake_cuda.cpp" -o "$out/obj/fake_cuda.o" & pids+=($!)
-"$CXX" "${flags[@]}" -I "$inc" -c "$emu/fake_cublas.cpp" -o "$out/obj/fake_cublas.o" & pids+=($!)
-"$CXX" "${flags[@]}" -I "$inc" -c "$emu/fake_cudnn.cpp" -o "$out/obj/fake_cudnn.o" & pids+=($!)
+"$CXX" "${flags[@]}" -I "$emu" -I "$inc" -c "$emu/fake_cublas.cpp" -o "$out/obj/fake_cublas.o" & pids+=($!)
+"$CXX" "${flags[@]}" -I "$emu" -I "$inc" -c "$emu/fake_cudnn.cpp" -o "$out/obj/fake_cudnn.o" & pids+=($!)
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 if (( fail )); then echo "cudaemu: compilation failed" >&2; exit 1; fi

@@ -5,8 +5,7 @@
 // cuBLAS checks (dimensions, leading dimensions, type combinations); device pointers must lie inside live
 // allocations of the fake driver. fp32 accumulation in fp32 FMA order k = 0..K-1; FAST_TF32 rounds the inputs
 // to TF32 (10-bit mantissa) first, as tensor cores do.
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
+#include "storage.h"
 
 #include <cmath>
 #include <cstdint>
@@ -28,23 +27,10 @@ struct Handle {
     void* stream = nullptr;
 };
 
-float load(const void* p, int type, size_t i) {
-    switch (type) {
-        case R_32F: return ((const float*)p)[i];
-        case R_16F: return __half2float(((const __half*)p)[i]);
-        default: return __bfloat162float(((const __nv_bfloat16*)p)[i]);
-    }
-}
-
-void store(void* p, int type, size_t i, float v) {
-    switch (type) {
-        case R_32F: ((float*)p)[i] = v; break;
-        case R_16F: ((__half*)p)[i] = __float2half_rn(v); break;
-        default: ((__nv_bfloat16*)p)[i] = __float2bfloat16_rn(v);
-    }
-}
-
-size_t type_size(int type) { return type == R_32F ? 4 : 2; }
+emu::Storage storage(int type) { return type == R_32F ? emu::Storage::F32 : type == R_16F ? emu::Storage::F16 : emu::Storage::BF16; }
+float load(const void* p, int type, size_t i) { return emu::load(p, storage(type), i); }
+void store(void* p, int type, size_t i, float v) { emu::store(p, storage(type), i, v); }
+size_t type_size(int type) { return emu::storage_size(storage(type)); }
 
 float tf32(float v) {  // round to nearest even at 10 mantissa bits
     uint32_t b;

@@ -6,8 +6,7 @@
 // is not SUCCESS, and for an FMA-math descriptor it may offer tensor-op entries first. Half/bfloat16 NHWC
 // convolutions with fewer than 4 input channels get no supported algorithm, like the C = 3 shapes that real cuDNN
 // may reject; the backend must then fall back to im2col (ConvPath.AUTO).
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
+#include "storage.h"
 
 #include <cmath>
 #include <cstdint>
@@ -57,23 +56,10 @@ int bad(const char* call, const char* why, int status = BAD_PARAM) {
 }
 
 bool float_type(int t) { return t == FLOAT || t == HALF || t == BFLOAT16; }
-size_t type_size(int t) { return t == FLOAT ? 4 : 2; }
-
-float load(const void* p, int type, size_t i) {
-    switch (type) {
-        case FLOAT: return ((const float*)p)[i];
-        case HALF: return __half2float(((const __half*)p)[i]);
-        default: return __bfloat162float(((const __nv_bfloat16*)p)[i]);
-    }
-}
-
-void store(void* p, int type, size_t i, float v) {
-    switch (type) {
-        case FLOAT: ((float*)p)[i] = v; break;
-        case HALF: ((__half*)p)[i] = __float2half_rn(v); break;
-        default: ((__nv_bfloat16*)p)[i] = __float2bfloat16_rn(v);
-    }
-}
+emu::Storage storage(int t) { return t == FLOAT ? emu::Storage::F32 : t == HALF ? emu::Storage::F16 : emu::Storage::BF16; }
+size_t type_size(int t) { return emu::storage_size(storage(t)); }
+float load(const void* p, int type, size_t i) { return emu::load(p, storage(type), i); }
+void store(void* p, int type, size_t i, float v) { emu::store(p, storage(type), i, v); }
 
 // element offsets for the two formats
 size_t t_off(const Tensor& t, int n, int c, int y, int x) {
