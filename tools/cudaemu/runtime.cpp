@@ -234,6 +234,22 @@ static bool release_warps(Worker* w) {
     return released;
 }
 
+// Between barriers the fibers of a block run one after another, so a missing barrier only shows when the reader
+// runs before the writer. ONESTEP_CUDAEMU_ORDER: "alternate" (default) runs even blocks in thread order and odd
+// blocks in reverse, flipping with every launch (so a one-block kernel gets both orders over two launches), so a
+// shared-memory race in either direction gives wrong results; "forward" / "reverse" run every block one way.
+static std::atomic<unsigned> launchSerial{0};
+static thread_local unsigned tl_serial;
+
+static bool schedule_reversed(uint3 bid) {
+    static const int mode = [] {
+        const char* e = std::getenv("ONESTEP_CUDAEMU_ORDER");
+        std::string m = e ? e : "alternate";
+        return m == "forward" ? 0 : m == "reverse" ? 1 : 2;
+    }();
+    return mode == 2 ? ((bid.x + bid.y + bid.z + tl_serial) & 1u) != 0 : mode == 1;
+}
+
 static bool run_block(Worker* w, const LaunchSpec& L, uint3 bid) {
     tl_blockIdx = bid;
     tl_blockDim = L.block;
@@ -251,9 +267,10 @@ static bool run_block(Worker* w, const LaunchSpec& L, uint3 bid) {
         f.mask = 0;
         f.sp = fresh_stack(w->stacks + (size_t)i * STACK_BYTES, STACK_BYTES);
     }
+    bool reverse = schedule_reversed(bid);
     for (;;) {
-        for (int i = 0; i < n; i++) {
-            Fiber& f = w->fibers[i];
+        for (int k = 0; k < n; k++) {
+            Fiber& f = w->fibers[reverse ? n - 1 - k : k];
             if (f.state != READY) continue;
             tl_fiber = &f;
             emu_switch(&w->sched, f.sp);
@@ -350,12 +367,14 @@ static Pool& pool() {
 
 bool launch(const LaunchSpec& L, std::string& error) {
     long total = (long)L.grid.x * L.grid.y * L.grid.z;
+    unsigned serial = launchSerial.fetch_add(1);
     std::mutex em;
     std::string first;
     std::atomic<bool> failed{false};
     pool().run(total, [&](long b) {
         if (failed.load(std::memory_order_relaxed)) return;
         Worker* w = worker();
+        tl_serial = serial;
         w->failed = false;
         w->error.clear();
         if (w->dynBytes < L.sharedBytes) {

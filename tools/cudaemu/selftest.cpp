@@ -76,6 +76,17 @@ __global__ void k_shuffle_after_exit(int* out) {
     out[threadIdx.x] = __shfl_xor_sync(FULL_MASK, (int)threadIdx.x, 1);
 }
 
+// thread 0 publishes a value that the others read WITHOUT a barrier: a race that the alternating schedule
+// (odd blocks run their threads in reverse) must expose
+__global__ void k_racy(int* out) {
+    __shared__ int v;
+    if (threadIdx.x == 0) v = 1000 + blockIdx.x;
+    out[blockIdx.x * blockDim.x + threadIdx.x] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) v = -1;  // the next block on this OS thread starts from a stale value
+}
+
+EMU_REGISTER(k_racy)
 EMU_REGISTER(k_block_sum)
 EMU_REGISTER(k_warp)
 EMU_REGISTER(k_atomic)
@@ -154,6 +165,17 @@ int main() {
         int* p = out.data();
         bool ok = run("k_shuffle_after_exit", uint3{1, 1, 1}, uint3{32, 1, 1}, 0, err, p);
         EXPECT(!ok && err.find("exited") != std::string::npos, "shuffle naming an exited lane not reported (ok=%d, '%s')", ok, err.c_str());
+    }
+    {
+        const int B = 4, T = 64;
+        std::vector<int> out(B * T, 0);
+        int* p = out.data();
+        EXPECT(run("k_racy", uint3{B, 1, 1}, uint3{T, 1, 1}, 0, err, p), "k_racy: %s", err.c_str());
+        int wrong = 0;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) wrong += out[b * T + t] != 1000 + b;
+        const char* order = std::getenv("ONESTEP_CUDAEMU_ORDER");
+        if (!order || std::string(order) == "alternate") EXPECT(wrong > 0, "a read-before-barrier race went unnoticed");
     }
     if (failures) {
         std::fprintf(stderr, "cudaemu selftest: %d failures\n", failures);
