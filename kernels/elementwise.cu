@@ -1,4 +1,4 @@
-// Layout and element-wise ops over channels-last tensors: add, axpby, per-channel adds (time embedding, bias),
+// Layout and element-wise ops over channels-last tensors: add, axpby, per-channel adds (time embedding, bias, bias + residual),
 // channel concat/slice, embedding gather, nearest upsample. Every op reads T, computes in float, writes T.
 #include "common.cuh"
 
@@ -32,6 +32,17 @@ __device__ void add_per_channel_impl(const T* __restrict__ x, const T* __restric
 template <typename T>
 __device__ void add_bias_impl(T* y, const float* __restrict__ bias, int C, i64 n) {
     GRID_STRIDE(i, n) st(y, i, ld(y, i) + bias[i % C]);
+}
+
+// In place: y [rows, C] = (y + bias[c]) + r, rounded once (the im2col/GEMM epilogue of conv2dAdd; bias fp32, may be
+// null). r must not alias y (Backend.conv2dAdd's output is always a new tensor).
+template <typename T>
+__device__ void add_bias_residual_impl(T* __restrict__ y, const float* __restrict__ bias, const T* __restrict__ r, int C, i64 n) {
+    GRID_STRIDE(i, n) {
+        float v = ld(y, i);
+        if (bias) v += bias[i % C];
+        st(y, i, v + ld(r, i));
+    }
 }
 
 // [rows, ca] ++ [rows, cb] → [rows, ca + cb]
@@ -87,6 +98,8 @@ __device__ void upsample_impl(const T* __restrict__ x, T* __restrict__ y, int N,
     extern "C" __global__ void add_per_channel_##S(const T* x, const T* v, T* y, i64 perSample, int C, i64 n) { \
         add_per_channel_impl<T>(x, v, y, perSample, C, n); } \
     extern "C" __global__ void add_bias_##S(T* y, const float* bias, int C, i64 n) { add_bias_impl<T>(y, bias, C, n); } \
+    extern "C" __global__ void add_bias_residual_##S(T* y, const float* bias, const T* r, int C, i64 n) { \
+        add_bias_residual_impl<T>(y, bias, r, C, n); } \
     extern "C" __global__ void concat_channels_##S(const T* a, const T* b, T* y, i64 rows, int ca, int cb) { \
         concat_impl<T>(a, b, y, rows, ca, cb); } \
     extern "C" __global__ void slice_channels_##S(const T* x, T* y, i64 rows, int C, int start, int count) { \

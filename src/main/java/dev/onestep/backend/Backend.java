@@ -71,6 +71,28 @@ public interface Backend extends AutoCloseable {
     /** 2-D convolution: x [N, H, W, I] → [N, H', W', O], H' = (H + top + bottom − kh) / stride + 1. Zero padding. */
     Tensor conv2d(Tensor x, Conv2dWeights w, int stride, Padding pad);
 
+    /**
+     * conv2d(x, w, stride, pad) + residual: y = (conv(x) + bias) + residual, in that order, accumulated in fp32 — the
+     * residual add at the end of a ResnetBlock2D. Backends may fuse the add into the convolution's epilogue (CUDA:
+     * cuDNN's conv-bias-add, or one bias+residual kernel after the GEMM) so the output is written once.
+     *
+     * <p>Aliasing rules: {@code residual} must have the output's shape [N, H', W', O] and the compute dtype; it is only
+     * read, never modified, and may be any live tensor of that shape, including {@code x} itself (a shape-preserving
+     * convolution). The result is always a new tensor, never {@code residual} or {@code x}. This default runs
+     * conv2d and then addInPlace on the new output.
+     */
+    default Tensor conv2dAdd(Tensor x, Conv2dWeights w, int stride, Padding pad, Tensor residual) {
+        OpChecks.require(residual != null, "conv2dAdd", "residual is null");
+        Tensor y = conv2d(x, w, stride, pad);
+        try {
+            OpChecks.sameShape("conv2dAdd", y, residual);
+            return addInPlace(y, residual);
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
     /** Linear layer over the last dimension: x [..., in] → [..., out]. */
     Tensor linear(Tensor x, LinearWeights w);
 

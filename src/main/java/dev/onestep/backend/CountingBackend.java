@@ -44,6 +44,13 @@ public final class CountingBackend implements Backend {
     }
 
     @Override
+    public Tensor conv2dAdd(Tensor x, Conv2dWeights w, int stride, Padding pad, Tensor residual) {
+        Tensor y = inner.conv2dAdd(x, w, stride, pad, residual);
+        flops += 2L * y.numel() * w.inChannels() * w.kernelH() * w.kernelW();
+        return y;
+    }
+
+    @Override
     public Tensor upsampleNearestConv2d(Tensor x, int outH, int outW, Conv2dWeights w, int stride, Padding pad) {
         Tensor y = inner.upsampleNearestConv2d(x, outH, outW, w, stride, pad);
         flops += 2L * y.numel() * w.inChannels() * w.kernelH() * w.kernelW();

@@ -33,6 +33,11 @@ public final class Conv2d {
         return backend.upsampleNearestConv2d(x, outH, outW, weights, stride, padding);
     }
 
+    /** forward(x) + residual (same shape as the output), fused where the backend can; residual is not modified. */
+    public Tensor forwardAdd(Tensor x, Tensor residual) {
+        return backend.conv2dAdd(x, weights, stride, padding, residual); // [N, H, W, in] → [N, H', W', out] + residual
+    }
+
     public Tensor forward(Tensor x) {
         return backend.conv2d(x, weights, stride, padding); // [N, H, W, in] → [N, H', W', out]
     }

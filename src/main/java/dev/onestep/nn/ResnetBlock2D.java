@@ -43,6 +43,19 @@ public final class ResnetBlock2D {
                 h = backend.addPerChannel(old, t);          // [N, H, W, out] + t[:, None, None, :]
             }
         }
+        if (outputScaleFactor == 1f) {
+            // SD2's VAE and UNet: the residual add is fused into conv2 ((conv2 + bias) + residual, fp32)
+            Tensor s = null;
+            try {
+                s = convShortcut != null ? convShortcut.forward(x) : null; // [N, H, W, out], or null: x is the residual
+                try (Tensor a = norm2.forwardSilu(h)) {       // [N, H, W, out]
+                    return conv2.forwardAdd(a, s != null ? s : x); // [N, H, W, out] + residual
+                }
+            } finally {
+                h.close();
+                if (s != null) s.close();
+            }
+        }
         Tensor h2;
         try (Tensor a = norm2.forwardSilu(h)) {           // [N, H, W, out]
             h2 = conv2.forward(a);                          // [N, H, W, out]
@@ -56,11 +69,8 @@ public final class ResnetBlock2D {
         } else {
             backend.addInPlace(h2, x);
         }
-        if (outputScaleFactor != 1f) {
-            try (h2) {
-                return backend.axpby(1f / outputScaleFactor, h2, 0f, null);
-            }
+        try (h2) {
+            return backend.axpby(1f / outputScaleFactor, h2, 0f, null);
         }
-        return h2;
     }
 }

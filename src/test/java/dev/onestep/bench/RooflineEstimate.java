@@ -17,9 +17,15 @@ import java.util.TreeMap;
  * once (on the CPU backend, which executes the same Backend calls as CUDA) through a ledger that records, per op,
  * the FLOPs (2 per multiply-accumulate, as CountingBackend) and the DRAM bytes the CUDA backend's kernels move
  * for it in a 16-bit compute dtype (inputs read once, outputs written once, group norm reading its input twice,
- * the separate bias kernel after cuDNN/cuBLAS, the materialised nearest up-sampling before a conv, the padding
- * copy before the VAE's asymmetric stride-2 convs). Each op's time is max(FLOPs / (peak · e_c), bytes / (BW · e_m)).
- * A model, not a measurement: it bounds what the design can reach and ranks what fusion would buy.
+ * the separate bias kernel after cuBLAS (and after cuDNN unless fused), the materialised nearest up-sampling before a
+ * conv, the padding copy before the VAE's asymmetric stride-2 convs). Each op's time is
+ * max(FLOPs / (peak · e_c), bytes / (BW · e_m)). A model, not a measurement: it bounds what the design can reach and
+ * ranks what fusion would buy.
+ *
+ * <p>By default it models the fused convolution epilogue (cuDNN's conv-bias-add: a k×k convolution adds its bias for
+ * free and {@code conv2dAdd} reads the residual in the convolution; 1×1 convolutions on cuBLAS keep a bias kernel, or one
+ * bias + residual kernel in conv2dAdd); {@code -Donestep.roofline.unfused=true} models the earlier design (bias kernel
+ * after every conv, residual add as its own pass).
  *
  * <pre>java ... dev.onestep.bench.RooflineEstimate [H W] [peakTflops bandwidthTBs]   (defaults: 768 768, H100 SXM 989 / 3.35)</pre>
  */
@@ -33,10 +39,12 @@ public final class RooflineEstimate {
         final Map<String, double[]> rows = new TreeMap<>(); // category → {ops, flops, bytes, fusable bytes}
         double peakFlops, bandwidth, effCompute, effAttention, effMemory;
         final Map<String, Double> seconds = new TreeMap<>();
+        final boolean fusedConv; // cuDNN conv-bias(-add): no bias pass after a k×k conv, the residual read inside it
 
-        Ledger(Backend inner, int bytesPerElement) {
+        Ledger(Backend inner, int bytesPerElement, boolean fusedConv) {
             this.inner = inner;
             this.e = bytesPerElement;
+            this.fusedConv = fusedConv;
         }
 
         void note(String cat, double flops, double bytes, double fusable) {
@@ -65,19 +73,35 @@ public final class RooflineEstimate {
         @Override public LinearWeights prepareLinear(Tensor weight, Tensor bias) { return inner.prepareLinear(weight, bias); }
         @Override public Tensor prepareParameter(Tensor host) { return inner.prepareParameter(host); }
 
-        private void conv(String cat, Tensor x, Conv2dWeights w, Tensor y, int stride, Padding pad) {
+        /** A convolution (+ residual when {@code residual}): cuDNN for k×k (bias and residual fused when modelled), cuBLAS for 1×1. */
+        private void conv(String cat, Tensor x, Conv2dWeights w, Tensor y, int stride, Padding pad, boolean residual) {
             double flops = 2.0 * y.numel() * w.inChannels() * w.kernelH() * w.kernelW();
             double wBytes = (double) w.outChannels() * w.inChannels() * w.kernelH() * w.kernelW() * e;
             boolean asymmetric = pad.top() != pad.bottom() || pad.left() != pad.right();
+            boolean gemm = w.kernelH() == 1 && w.kernelW() == 1 && stride == 1 && !asymmetric;
+            boolean fused = fusedConv && !gemm;
             if (asymmetric) note("pad copy (VAE downsample)", 0, 2 * b(x), 0);
-            note(cat + (w.kernelH() == 1 ? " 1x1" : " 3x3"), flops, b(x) + wBytes + b(y), 0);
+            note(cat + (w.kernelH() == 1 ? " 1x1" : " 3x3"), flops, b(x) + wBytes + b(y) + (fused && residual ? b(y) : 0), 0);
+            if (fused) return;
+            if (residual && fusedConv) {
+                note("bias + residual epilogue (1x1 GEMM)", 0, 3 * b(y), 0);
+                return;
+            }
             note("bias epilogue (separate kernel)", 0, 2 * b(y), 2 * b(y));
+            if (residual) note("residual add", 0, 3 * b(y), 3 * b(y));
         }
 
         @Override
         public Tensor conv2d(Tensor x, Conv2dWeights w, int stride, Padding pad) {
             Tensor y = inner.conv2d(x, w, stride, pad);
-            conv("conv", x, w, y, stride, pad);
+            conv("conv", x, w, y, stride, pad, false);
+            return y;
+        }
+
+        @Override
+        public Tensor conv2dAdd(Tensor x, Conv2dWeights w, int stride, Padding pad, Tensor residual) {
+            Tensor y = inner.conv2dAdd(x, w, stride, pad, residual);
+            conv("conv", x, w, y, stride, pad, true);
             return y;
         }
 
@@ -89,7 +113,7 @@ public final class RooflineEstimate {
             double flops = 2.0 * y.numel() * w.inChannels() * w.kernelH() * w.kernelW();
             double wBytes = (double) w.outChannels() * w.inChannels() * w.kernelH() * w.kernelW() * e;
             note("conv 3x3", flops, up + wBytes + b(y), 0);
-            note("bias epilogue (separate kernel)", 0, 2 * b(y), 2 * b(y));
+            if (!fusedConv) note("bias epilogue (separate kernel)", 0, 2 * b(y), 2 * b(y));
             return y;
         }
 
@@ -182,7 +206,8 @@ public final class RooflineEstimate {
     public static void main(String[] args) {
         int h = args.length >= 2 ? Integer.parseInt(args[0]) : 768, w = args.length >= 2 ? Integer.parseInt(args[1]) : 768;
         double peak = args.length >= 4 ? Double.parseDouble(args[2]) : 989.4, bw = args.length >= 4 ? Double.parseDouble(args[3]) : 3.35;
-        Ledger ledger = new Ledger(new CpuBackend(), 2);
+        boolean unfused = Boolean.getBoolean("onestep.roofline.unfused");
+        Ledger ledger = new Ledger(new CpuBackend(), 2, !unfused);
         ledger.peakFlops = peak * 1e12;
         ledger.bandwidth = bw * 1e12;
         ledger.effCompute = 0.6;
@@ -200,8 +225,9 @@ public final class RooflineEstimate {
                 }
             });
             System.out.printf(Locale.ROOT, "Roofline model of one %dx%d pipeline pass (VAE encode + UNet + VAE decode), 16-bit compute,%n"
-                    + "peak %.1f TFLOP/s, %.2f TB/s; time = max(FLOP / (peak·%.2f [attention %.2f]), bytes / (BW·%.2f))%n%n", h, w, peak, bw,
-                    ledger.effCompute, ledger.effAttention, ledger.effMemory);
+                    + "peak %.1f TFLOP/s, %.2f TB/s; time = max(FLOP / (peak·%.2f [attention %.2f]), bytes / (BW·%.2f)); %s%n%n", h, w, peak, bw,
+                    ledger.effCompute, ledger.effAttention, ledger.effMemory,
+                    unfused ? "bias kernel after every conv, residual adds as passes" : "conv bias/residual fused into cuDNN's conv-bias-add");
             System.out.printf(Locale.ROOT, "| %-34s | %6s | %9s | %9s | %9s | %11s |%n", "op category", "ops", "TFLOP", "GB moved", "model ms",
                     "fusable GB");
             System.out.println("|" + "-".repeat(36) + "|" + "-".repeat(8) + "|" + "-".repeat(11) + "|" + "-".repeat(11) + "|" + "-".repeat(11) + "|"

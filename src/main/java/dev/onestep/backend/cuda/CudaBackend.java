@@ -25,8 +25,11 @@ import static dev.onestep.backend.cuda.CudaChecks.require;
  *   <li>Linear layers and 1×1 stride-1 convolutions: cuBLAS cublasGemmEx, fp32 accumulation (row-major trick in
  *       {@link Cublas#linearRowMajor}), bias added by a kernel.
  *   <li>Other convolutions: cuDNN 9's legacy API on NHWC tensors with KRSC filters, heuristically chosen
- *       algorithm, workspace from the pool; asymmetric padding is materialised first (pad_nhwc). Without cuDNN
- *       (or with {@link ConvPath#IM2COL}) im2col + cublasGemmEx in chunks of at most 256 MB of columns.
+ *       algorithm, workspace from the pool; asymmetric padding is materialised first (pad_nhwc). With a bias, the
+ *       bias (and {@link #conv2dAdd}'s residual) is fused into the convolution (cudnnConvolutionBiasActivationForward,
+ *       identity activation, IMPLICIT_PRECOMP_GEMM); a shape cuDNN refuses that for is remembered and runs as
+ *       convolution + epilogue kernel (logged once). Without cuDNN (or with {@link ConvPath#IM2COL}) im2col +
+ *       cublasGemmEx in chunks of at most 256 MB of columns, then one kernel adding bias (+ residual).
  *   <li>Everything else: our kernels (kernels/*.cu), one instantiation per storage dtype.
  *   <li>Memory: {@link DevicePool}, a size-class caching allocator; weights are exact-size persistent blocks,
  *       uploaded once in the compute dtype (norm/embedding parameters in fp32).
@@ -43,6 +46,12 @@ public final class CudaBackend implements Backend {
     private static final int BLOCK = 256;
     private static final long IM2COL_MAX_BYTES = 256L << 20;
     private static final boolean ALLOW_TF32 = Boolean.getBoolean("onestep.cuda.tf32");
+    /**
+     * cuDNN's fused conv-bias(-add) call: "auto" (default) for fp16/bf16 only, where it runs on tensor cores (stable-fast,
+     * which copies PyTorch's use of it, fuses only there: off tensor cores the call is reported slow; fp32 is the parity
+     * mode anyway), "true" for every dtype, "false" never (conv + epilogue kernel).
+     */
+    private static final String FUSED_CONV = System.getProperty("onestep.cuda.fusedConv", "auto");
     /** fp16/bf16 attention on tensor cores (attention_tc*); {@code -Donestep.cuda.tcAttention=false} forces the CUDA-core kernels. */
     private static final boolean TC_ATTENTION = !"false".equals(System.getProperty("onestep.cuda.tcAttention"));
     private static final ReferenceBackend HOST = new ReferenceBackend();
@@ -62,7 +71,10 @@ public final class CudaBackend implements Backend {
     private final int gemmType, gemmCompute, cudnnType;
     private final Map<String, Cudnn.Plan> plans = new HashMap<>();
     private final java.util.Set<String> cudnnRejected = new java.util.HashSet<>(); // shapes cuDNN had no plan for (AUTO: im2col)
+    private final java.util.Set<String> fusedRejected = new java.util.HashSet<>();  // shapes cuDNN refused the fused bias call for
+    private long fusedConvs;                                                          // convolutions run through the fused call
     private final ConvPath convPath;
+    private final boolean fuseConv;
     private final Consumer<String> log;
     private final Map<String, Integer> sharedSet = new HashMap<>();
     private boolean closed;
@@ -85,6 +97,11 @@ public final class CudaBackend implements Backend {
         if (computeType == null || !computeType.isFloating()) throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + computeType);
         this.dtype = computeType;
         this.convPath = convPath;
+        this.fuseConv = switch (FUSED_CONV) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> computeType != DType.F32;
+        };
         this.log = log;
         this.sfx = suffix(computeType);
         this.elem = computeType.byteSize();
@@ -211,6 +228,12 @@ public final class CudaBackend implements Backend {
 
     boolean hasCudnn() { return cudnn != null; }
 
+    /** Convolutions run through cuDNN's fused conv-bias(-add) call so far (tests). */
+    synchronized long fusedConvs() { return fusedConvs; }
+
+    /** Shapes for which cuDNN refused the fused call and conv + epilogue kernel ran instead (tests). */
+    synchronized int fusedRejectedShapes() { return fusedRejected.size(); }
+
     // ---------------------------------------------------------------- memory
 
     private Tensor newTensor(DType t, int... shape) {
@@ -313,16 +336,29 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Conv weights as [O, kh, kw, I] in the compute dtype (cuDNN's KRSC; the im2col GEMM's rows), bias fp32. */
+    /**
+     * Conv weights as [O, kh, kw, I] in the compute dtype (cuDNN's KRSC; the im2col GEMM's rows), bias fp32 (our
+     * kernels) and, for cuDNN's fused call, the bias in the compute dtype ({@code biasTyped}; the fp32 block for fp32).
+     */
     final class ConvW extends DeviceWeights implements Conv2dWeights {
         final int o, i, kh, kw;
+        final long biasTyped;
+        private boolean typedClosed;
 
-        ConvW(int o, int i, int kh, int kw, long w, long bias) {
+        ConvW(int o, int i, int kh, int kw, long w, long bias, long biasTyped) {
             super(w, bias);
             this.o = o;
             this.i = i;
             this.kh = kh;
             this.kw = kw;
+            this.biasTyped = biasTyped;
+        }
+
+        @Override
+        public void close() {
+            if (!typedClosed && biasTyped != 0 && biasTyped != bias) pool.releasePersistent(biasTyped);
+            typedClosed = true;
+            super.close();
         }
 
         @Override public int outChannels() { return o; }
@@ -372,7 +408,13 @@ public final class CudaBackend implements Backend {
                 pool.release(tmp);
             }
         }
-        return new ConvW(o, i, kh, kw, w, persistentBias("prepareConv2d", bias, o));
+        long b = persistentBias("prepareConv2d", bias, o), typed = b;
+        if (b != 0 && dtype != DType.F32) {
+            // cuDNN's fused call takes the bias in the output's data type (PSEUDO_HALF / PSEUDO_BFLOAT16 configurations)
+            typed = pool.acquirePersistent((long) o * elem);
+            uploadInto(typed, bias, dtype);
+        }
+        return new ConvW(o, i, kh, kw, w, b, typed);
     }
 
     @Override
@@ -419,14 +461,35 @@ public final class CudaBackend implements Backend {
         return y;
     }
 
+    /** y = (conv(x) + bias) (+ residual), in one epilogue kernel: residual fused (must not alias y), bias fp32 or absent. */
+    private void epilogue(long y, long bias, Tensor residual, int channels, long n) {
+        if (residual == null) addBias(y, bias, channels, n);
+        else run("elementwise", "add_bias_residual_" + sfx, n, kargs().ptr(y).ptr(bias).ptr(addr(residual)).i32(channels).i64(n));
+    }
+
     @Override
     public synchronized Tensor conv2d(Tensor x, Conv2dWeights weights, int stride, Padding pad) {
-        require(weights instanceof ConvW cw && cw.owner() == this, "conv2d", "weights were not prepared by this CudaBackend:", weights);
+        return convolve("conv2d", x, weights, stride, pad, null);
+    }
+
+    /** conv2d + bias + residual: cuDNN's fused call with z = residual, alpha2 = 1, or conv/GEMM + one bias+residual kernel. */
+    @Override
+    public synchronized Tensor conv2dAdd(Tensor x, Conv2dWeights weights, int stride, Padding pad, Tensor residual) {
+        require(residual != null, "conv2dAdd", "residual is null");
+        CudaChecks.device("conv2dAdd", "residual", residual, dtype);
+        return convolve("conv2dAdd", x, weights, stride, pad, residual);
+    }
+
+    private Tensor convolve(String op, Tensor x, Conv2dWeights weights, int stride, Padding pad, Tensor residual) {
+        require(weights instanceof ConvW cw && cw.owner() == this, op, "weights were not prepared by this CudaBackend:", weights);
         ConvW w = (ConvW) weights;
-        CudaChecks.device("conv2d", "x", x, dtype);
-        CudaChecks.checkConv("conv2d", x, w.i, w.kh, w.kw, stride, pad);
+        CudaChecks.device(op, "x", x, dtype);
+        CudaChecks.checkConv(op, x, w.i, w.kh, w.kw, stride, pad);
         int n = x.dim(0), h = x.dim(1), wd = x.dim(2), c = x.dim(3);
         int oh = pad.outSize(h, w.kh, stride, true), ow = pad.outSize(wd, w.kw, stride, false);
+        if (residual != null)
+            require(residual.rank() == 4 && residual.dim(0) == n && residual.dim(1) == oh && residual.dim(2) == ow && residual.dim(3) == w.o, op,
+                    "residual must be the output's shape " + java.util.Arrays.toString(new int[] {n, oh, ow, w.o}) + ", got", residual.shape());
         Tensor y = newTensor(dtype, n, oh, ow, w.o);
         long outRows = (long) n * oh * ow;
         boolean noPad = pad.top() == 0 && pad.bottom() == 0 && pad.left() == 0 && pad.right() == 0;
@@ -435,26 +498,34 @@ public final class CudaBackend implements Backend {
         if (w.kh == 1 && w.kw == 1 && stride == 1 && noPad) {
             // a 1×1 convolution is a GEMM over positions: [N·H·W, I] · [O, I]ᵀ
             cublas.linearRowMajor(addr(y), addr(x), w.w, Math.toIntExact(outRows), c, w.o, gemmType, gemmCompute);
-        } else if (cudnn != null && !convCudnn(x, w, y, stride, pad)) {
-            convIm2col(x, w, y, stride, pad, oh, ow);
-        } else if (cudnn == null) {
-            convIm2col(x, w, y, stride, pad, oh, ow);
+        } else {
+            ConvRun r = cudnn != null ? convCudnn(x, w, y, stride, pad, residual) : ConvRun.NOT_RUN;
+            if (r == ConvRun.FUSED) return y; // bias (and residual) already added by cuDNN
+            if (r == ConvRun.NOT_RUN) convIm2col(x, w, y, stride, pad, oh, ow);
         }
-        addBias(addr(y), w.bias, w.o, outRows * w.o);
+        epilogue(addr(y), w.bias, residual, w.o, outRows * w.o);
         return y;
     }
 
-    /** Runs the convolution through cuDNN; false (nothing queued) when cuDNN has no plan for this shape in AUTO mode. */
-    private boolean convCudnn(Tensor x, ConvW w, Tensor y, int stride, Padding pad) {
+    /** What {@link #convCudnn} did: nothing (use im2col), the convolution only, or convolution + bias (+ residual). */
+    private enum ConvRun { NOT_RUN, CONV_ONLY, FUSED }
+
+    /**
+     * Runs the convolution through cuDNN. With a bias, first through the fused conv-bias(-add) call unless this shape was
+     * refused before; a refusal (no IMPLICIT_PRECOMP_GEMM plan, or an error status from the call itself, which then
+     * queued nothing) is remembered and logged once, and the plain convolution runs instead. NOT_RUN (nothing queued)
+     * when cuDNN has no plan at all for this shape in AUTO mode.
+     */
+    private ConvRun convCudnn(Tensor x, ConvW w, Tensor y, int stride, Padding pad, Tensor residual) {
         int n = x.dim(0), h = x.dim(1), wd = x.dim(2), c = x.dim(3);
         long src = addr(x), padded = 0;
         int ph = pad.top(), pw = pad.left();
         boolean asymmetric = pad.top() != pad.bottom() || pad.left() != pad.right();
         if (asymmetric) {
             int H = h + pad.top() + pad.bottom(), W = wd + pad.left() + pad.right();
-            if (cudnnRejected.contains(planKey(n, H, W, c, w, 0, 0, stride))) return false;
+            if (cudnnRejected.contains(planKey(n, H, W, c, w, 0, 0, stride))) return ConvRun.NOT_RUN;
         } else if (cudnnRejected.contains(planKey(n, h, wd, c, w, ph, pw, stride))) {
-            return false;
+            return ConvRun.NOT_RUN;
         }
         if (asymmetric) {
             // legacy descriptors pad symmetrically; materialise e.g. the VAE's (0, 1, 0, 1) and convolve unpadded
@@ -469,28 +540,56 @@ public final class CudaBackend implements Backend {
             pw = 0;
         }
         try {
+            String key = planKey(n, h, wd, c, w, ph, pw, stride);
+            if (fuseConv && w.biasTyped != 0 && !fusedRejected.contains(key)) {
+                try {
+                    Cudnn.Plan fused = plan(n, h, wd, c, w, ph, pw, stride, true);
+                    checkPlanOutput(fused, w, y);
+                    runPlan(fused, src, w, y, residual);
+                    fusedConvs++;
+                    return ConvRun.FUSED;
+                } catch (CudaException e) {
+                    // our reading of the docs (identity activation + PRECOMP, bias [1, O, 1, 1] in the data type) may not
+                    // hold for every shape on a real GPU: run this shape as convolution + epilogue kernel from now on
+                    fusedRejected.add(key);
+                    Cudnn.Plan p = plans.remove(key + ",fused");
+                    if (p != null) p.close();
+                    log("CUDA: cuDNN refused the fused conv-bias" + (residual != null ? "-add" : "") + " for this shape, using conv + bias kernel: "
+                            + e.getMessage());
+                }
+            }
             Cudnn.Plan plan;
             try {
-                plan = plan(n, h, wd, c, w, ph, pw, stride);
+                plan = plan(n, h, wd, c, w, ph, pw, stride, false);
             } catch (CudaException e) {
                 // e.g. NHWC with C = 3 or 4 channels in fp16/bf16 (the VAE's/UNet's first conv) may have no legacy
                 // algorithm; in AUTO mode run that shape as im2col + GEMM rather than fail the whole pipeline
                 if (convPath == ConvPath.CUDNN) throw e;
-                cudnnRejected.add(planKey(n, h, wd, c, w, ph, pw, stride));
+                cudnnRejected.add(key);
                 log("CUDA: cuDNN has no plan for this convolution, using im2col for it: " + e.getMessage());
-                return false;
+                return ConvRun.NOT_RUN;
             }
-            require(plan.outH == y.dim(1) && plan.outW == y.dim(2) && plan.outC == w.o, "conv2d",
-                    "cuDNN output " + plan.outH + "x" + plan.outW + "x" + plan.outC + " differs from", y.shape());
-            long ws = plan.workspaceBytes > 0 ? pool.acquire(plan.workspaceBytes) : 0;
-            try {
-                plan.forward(src, w.w, addr(y), ws);
-            } finally {
-                if (ws != 0) pool.release(ws);
-            }
-            return true;
+            checkPlanOutput(plan, w, y);
+            runPlan(plan, src, w, y, null);
+            return ConvRun.CONV_ONLY;
         } finally {
             if (padded != 0) pool.release(padded); // stream-ordered: released after the queued pad/conv
+        }
+    }
+
+    private static void checkPlanOutput(Cudnn.Plan plan, ConvW w, Tensor y) {
+        require(plan.outH == y.dim(1) && plan.outW == y.dim(2) && plan.outC == w.o, "conv2d",
+                "cuDNN output " + plan.outH + "x" + plan.outW + "x" + plan.outC + " differs from", y.shape());
+    }
+
+    /** Queues one cuDNN convolution (fused plans: + bias, + residual when given) with a workspace from the pool. */
+    private void runPlan(Cudnn.Plan plan, long src, ConvW w, Tensor y, Tensor residual) {
+        long ws = plan.workspaceBytes > 0 ? pool.acquire(plan.workspaceBytes) : 0;
+        try {
+            if (plan.fused) plan.forwardBias(src, w.w, w.biasTyped, residual != null ? addr(residual) : 0, residual != null, addr(y), ws);
+            else plan.forward(src, w.w, addr(y), ws);
+        } finally {
+            if (ws != 0) pool.release(ws);
         }
     }
 
@@ -500,11 +599,11 @@ public final class CudaBackend implements Backend {
         return n + "," + h + "," + wd + "," + c + "," + w.o + "," + w.kh + "," + w.kw + "," + ph + "," + pw + "," + stride;
     }
 
-    private Cudnn.Plan plan(int n, int h, int wd, int c, ConvW w, int ph, int pw, int stride) {
-        String key = planKey(n, h, wd, c, w, ph, pw, stride);
+    private Cudnn.Plan plan(int n, int h, int wd, int c, ConvW w, int ph, int pw, int stride, boolean fused) {
+        String key = planKey(n, h, wd, c, w, ph, pw, stride) + (fused ? ",fused" : "");
         Cudnn.Plan p = plans.get(key);
         if (p == null) {
-            p = cudnn.new Plan(cudnnType, n, h, wd, c, w.o, w.kh, w.kw, ph, pw, stride, ALLOW_TF32);
+            p = cudnn.new Plan(cudnnType, n, h, wd, c, w.o, w.kh, w.kw, ph, pw, stride, ALLOW_TF32, fused);
             plans.put(key, p);
         }
         return p;

@@ -14,6 +14,7 @@ import java.util.List;
 import static dev.onestep.backend.cuda.Cublas.call;
 import static dev.onestep.backend.cuda.Cublas.fn;
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -21,9 +22,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * A hand-written java.lang.foreign binding of cuDNN 9's legacy convolution API (libcudnn.so.9, the shim that
  * forwards to libcudnn_cnn/ops/graph): NHWC tensor and KRSC filter descriptors, heuristic algorithm choice
- * (cudnnGetConvolutionForwardAlgorithm_v7), workspace query and cudnnConvolutionForward. cuDNN 9 still ships
- * and supports these (deprecated in favour of the graph API, not removed: the cudnn_cnn library reference of
- * 9.x lists them). Every status is checked; failures throw {@link CudaException} with cudnnGetErrorString's text.
+ * (cudnnGetConvolutionForwardAlgorithm_v7), workspace query, cudnnConvolutionForward and the fused
+ * cudnnConvolutionBiasActivationForward (y = act(alpha1·conv(x, w) + alpha2·z + bias), used with the identity
+ * activation for conv + bias (+ residual)). cuDNN 9 still ships and supports these (deprecated in favour of the graph
+ * API, not removed: the cudnn_cnn library reference of 9.x lists them). Every status is checked; failures throw
+ * {@link CudaException} with cudnnGetErrorString's text.
+ *
+ * <p>The fused call, as documented (cuDNN API reference, cudnnActivationMode_t and
+ * cudnnConvolutionBiasActivationForward): CUDNN_ACTIVATION_IDENTITY is only supported with
+ * CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, so a fused plan takes the first usable PRECOMP entry of the
+ * heuristics and fails when there is none; the bias is a [1, C, 1, 1] tensor of the output's data type for the
+ * FLOAT / PSEUDO_HALF / PSEUDO_BFLOAT16 configurations (fp32 compute); alpha1/alpha2 are floats; z has y's
+ * descriptor and may be y itself (with alpha2 = 0, as PyTorch's conv-bias-relu does).
  *
  * <p>Never run on a GPU yet. Struct layout of cudnnConvolutionFwdAlgoPerf_t below is from cudnn_cnn.h.
  */
@@ -33,6 +43,10 @@ final class Cudnn implements AutoCloseable {
     static final int DATA_FLOAT = 0, DATA_HALF = 2, DATA_BFLOAT16 = 9;
     static final int CROSS_CORRELATION = 1;
     static final int MATH_DEFAULT = 0, MATH_TENSOR_OP = 1, MATH_TENSOR_OP_ALLOW_CONVERSION = 2, MATH_FMA = 3;
+    // cudnnConvolutionFwdAlgo_t, cudnnActivationMode_t, cudnnNanPropagation_t
+    static final int ALGO_IMPLICIT_PRECOMP_GEMM = 1;
+    static final int ACTIVATION_IDENTITY = 5;
+    static final int NOT_PROPAGATE_NAN = 0;
 
     /** cudnnConvolutionFwdAlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
     static final StructLayout PERF = MemoryLayout.structLayout(JAVA_INT.withName("algo"), JAVA_INT.withName("status"),
@@ -43,6 +57,10 @@ final class Cudnn implements AutoCloseable {
     private final MethodHandle create, destroy, setStream, getVersion, errorString;
     private final MethodHandle createTensor, setTensor4d, destroyTensor, createFilter, setFilter4d, destroyFilter;
     private final MethodHandle createConv, setConv2d, setConvMath, destroyConv, outputDim, getAlgoV7, workspaceSize, forward;
+    // the fused conv-bias-activation call and its activation descriptor; null when the library lacks a symbol
+    private final MethodHandle createActivation, setActivation, destroyActivation, biasActivationForward;
+    private final String fusedMissing;            // why fused plans are unavailable, or null
+    private MemorySegment identity;               // CUDNN_ACTIVATION_IDENTITY descriptor, created on the first fused plan
     private final Arena arena = Arena.ofShared();
     private final MemorySegment handle, one, zero;
     private final long version;
@@ -80,6 +98,25 @@ final class Cudnn implements AutoCloseable {
         // (handle, alpha*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, beta*, yDesc, y)
         forward = fn(l, "cudnnConvolutionForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                 JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        MethodHandle[] fused = new MethodHandle[4];
+        String missing = null;
+        try {
+            fused[0] = fn(l, "cudnnCreateActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+            // (desc, mode, reluNanOpt, double coef)
+            fused[1] = fn(l, "cudnnSetActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_DOUBLE));
+            fused[2] = fn(l, "cudnnDestroyActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+            // (handle, alpha1*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, alpha2*, zDesc, z, biasDesc, bias,
+            //  activationDesc, yDesc, y)
+            fused[3] = fn(l, "cudnnConvolutionBiasActivationForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        } catch (IllegalStateException e) {
+            missing = e.getMessage();
+        }
+        createActivation = fused[0];
+        setActivation = fused[1];
+        destroyActivation = fused[2];
+        biasActivationForward = fused[3];
+        fusedMissing = missing;
         version = versionNow();
         one = arena.allocate(JAVA_FLOAT);
         one.set(JAVA_FLOAT, 0, 1f);
@@ -104,20 +141,48 @@ final class Cudnn implements AutoCloseable {
         return (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100) + " (" + lib.location() + ")";
     }
 
-    /** A prepared NHWC convolution for one input shape: descriptors, algorithm, workspace size. */
+    /** The identity activation descriptor, created once; throws when this library has no fused call. */
+    private synchronized MemorySegment identityActivation() {
+        if (fusedMissing != null) throw new CudaException("cudnnConvolutionBiasActivationForward unavailable: " + fusedMissing, -1);
+        if (identity == null) {
+            MemorySegment d = newDesc(createActivation, "cudnnCreateActivationDescriptor");
+            try {
+                // coef is only read by clipped ReLU / ELU / swish
+                check("cudnnSetActivationDescriptor(IDENTITY)", call(() -> (int) setActivation.invoke(d, ACTIVATION_IDENTITY, NOT_PROPAGATE_NAN, 0.0)));
+            } catch (RuntimeException | Error e) {
+                call(() -> (int) destroyActivation.invoke(d));
+                throw e;
+            }
+            identity = d;
+        }
+        return identity;
+    }
+
+    /**
+     * A prepared NHWC convolution for one input shape: descriptors, algorithm, workspace size. A {@code fused} plan is
+     * for cudnnConvolutionBiasActivationForward with the identity activation: IMPLICIT_PRECOMP_GEMM only, plus a
+     * [1, O, 1, 1] bias descriptor in the data type; it throws {@link CudaException} when cuDNN offers no such algorithm.
+     */
     final class Plan implements AutoCloseable {
-        final MemorySegment xDesc, wDesc, convDesc, yDesc;
+        final MemorySegment xDesc, wDesc, convDesc, yDesc, biasDesc; // biasDesc null unless fused
+        final boolean fused;
         final int algo, mathType, outN, outH, outW, outC;
         final long workspaceBytes;
 
-        Plan(int dataType, int n, int h, int w, int c, int o, int kh, int kw, int padH, int padW, int stride, boolean allowTf32) {
+        Plan(int dataType, int n, int h, int w, int c, int o, int kh, int kw, int padH, int padW, int stride, boolean allowTf32, boolean fused) {
+            this.fused = fused;
             xDesc = newDesc(createTensor, "cudnnCreateTensorDescriptor");
             wDesc = newDesc(createFilter, "cudnnCreateFilterDescriptor");
             convDesc = newDesc(createConv, "cudnnCreateConvolutionDescriptor");
             yDesc = newDesc(createTensor, "cudnnCreateTensorDescriptor");
+            biasDesc = fused ? newDesc(createTensor, "cudnnCreateTensorDescriptor") : null;
             String shape = "x[" + n + "," + h + "," + w + "," + c + "] w[" + o + "," + kh + "," + kw + "," + c + "] pad " + padH + "," + padW
-                    + " stride " + stride;
+                    + " stride " + stride + (fused ? " fused bias" : "");
             try {
+                if (fused) {
+                    identityActivation();
+                    check("cudnnSetTensor4dDescriptor(bias [1," + o + ",1,1])", call(() -> (int) setTensor4d.invoke(biasDesc, FORMAT_NHWC, dataType, 1, o, 1, 1)));
+                }
                 check("cudnnSetTensor4dDescriptor(x " + shape + ")", call(() -> (int) setTensor4d.invoke(xDesc, FORMAT_NHWC, dataType, n, c, h, w)));
                 check("cudnnSetFilter4dDescriptor(" + shape + ")", call(() -> (int) setFilter4d.invoke(wDesc, dataType, FORMAT_NHWC, o, c, kh, kw)));
                 // fp32 accumulation for every storage type (PSEUDO_HALF / PSEUDO_BFLOAT16 configurations for 16-bit data)
@@ -149,6 +214,8 @@ final class Cudnn implements AutoCloseable {
                         int algoI = p.get(JAVA_INT, 0), status = p.get(JAVA_INT, 4), math = p.get(JAVA_INT, 28);
                         seen.add("algo " + algoI + " status " + status + " math " + math);
                         if (status != 0) continue;
+                        // identity activation: IMPLICIT_PRECOMP_GEMM only (cudnnActivationMode_t docs)
+                        if (fused && algoI != ALGO_IMPLICIT_PRECOMP_GEMM) continue;
                         // the heuristics may offer tensor-op variants even for FMA descriptors; keep fp32 exact
                         if (wantMath == MATH_FMA && math != MATH_FMA && math != MATH_DEFAULT) continue;
                         chosen = algoI;
@@ -157,7 +224,8 @@ final class Cudnn implements AutoCloseable {
                         // Ampere and newer (cudnnMathType_t docs), which would silently break fp32 parity with the CPU.
                         chosenMath = wantMath == MATH_FMA ? MATH_FMA : math;
                     }
-                    if (chosen < 0) throw new CudaException("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + "): no usable algorithm among " + seen, -1);
+                    if (chosen < 0) throw new CudaException("cudnnGetConvolutionForwardAlgorithm_v7(" + shape + "): no usable "
+                            + (fused ? "IMPLICIT_PRECOMP_GEMM " : "") + "algorithm among " + seen, -1);
                     algo = chosen;
                     mathType = chosenMath;
                     int m = chosenMath;
@@ -178,8 +246,22 @@ final class Cudnn implements AutoCloseable {
                     MemorySegment.ofAddress(w), convDesc, algo, MemorySegment.ofAddress(workspace), workspaceBytes, zero, yDesc, MemorySegment.ofAddress(y))));
         }
 
+        /**
+         * y = conv(x, w) + bias (+ z when {@code addZ}) in one cuDNN call (identity activation): bias [O] in the data
+         * type; z has y's shape and dtype and does not alias y; without addZ, y itself is passed as z with alpha2 = 0.
+         */
+        void forwardBias(long x, long w, long bias, long z, boolean addZ, long y, long workspace) {
+            if (!fused) throw new IllegalStateException("not a fused plan");
+            MemorySegment act = identityActivation();
+            long zz = addZ ? z : y;
+            check("cudnnConvolutionBiasActivationForward(algo " + algo + ")", call(() -> (int) biasActivationForward.invoke(handle, one, xDesc,
+                    MemorySegment.ofAddress(x), wDesc, MemorySegment.ofAddress(w), convDesc, algo, MemorySegment.ofAddress(workspace), workspaceBytes,
+                    addZ ? one : zero, yDesc, MemorySegment.ofAddress(zz), biasDesc, MemorySegment.ofAddress(bias), act, yDesc, MemorySegment.ofAddress(y))));
+        }
+
         @Override
         public void close() {
+            if (biasDesc != null) call(() -> (int) destroyTensor.invoke(biasDesc));
             call(() -> (int) destroyTensor.invoke(xDesc));
             call(() -> (int) destroyTensor.invoke(yDesc));
             call(() -> (int) destroyFilter.invoke(wDesc));
@@ -208,6 +290,7 @@ final class Cudnn implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (identity != null) call(() -> (int) destroyActivation.invoke(identity));
             check("cudnnDestroy", call(() -> (int) destroy.invoke(handle)));
         } finally {
             arena.close();

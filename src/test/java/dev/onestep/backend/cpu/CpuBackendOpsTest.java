@@ -113,6 +113,49 @@ class CpuBackendOpsTest {
         }
     }
 
+    /** conv2dAdd = (conv + bias) + residual: vs the reference's conv2d then add, residual untouched, residual == x allowed. */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void conv2dAdd(boolean vector) {
+        Backend b = cpu(vector);
+        Random r = new Random(17);
+        List<ConvCase> cases = List.of(
+                new ConvCase(1, 1, 1, 3, 17, 3, 1, Padding.same(1)),
+                new ConvCase(2, 5, 7, 17, 33, 3, 1, Padding.same(1)),
+                new ConvCase(2, 8, 9, 33, 17, 3, 2, Padding.BOTTOM_RIGHT),
+                new ConvCase(2, 5, 7, 33, 65, 1, 1, Padding.NONE),
+                new ConvCase(1, 4, 5, 300, 7, 3, 1, Padding.same(1)),
+                new ConvCase(1, 7, 9, 33, 33, 3, 1, Padding.same(1)));    // shape-preserving: also with residual = x
+        for (ConvCase c : cases) {
+            for (boolean withBias : new boolean[] {true, false}) {
+                Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
+                int kk = c.k * c.k * c.ci;
+                float ws = (float) (1 / Math.sqrt(kk));
+                Tensor w = uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), bias = withBias ? uniform(r, -1, 1, c.co) : null;
+                Conv2dWeights wc = b.prepareConv2d(w, bias), wr = REF.prepareConv2d(w, bias);
+                Tensor conv = REF.conv2d(x, wr, c.stride, c.pad);
+                Tensor res = uniform(r, -2, 2, conv.shape());
+                float[] resBefore = res.toFloatArray();
+                Tensor got = b.conv2dAdd(x, wc, c.stride, c.pad, res), want = REF.add(conv, res);
+                Compare.assertShape("conv2dAdd " + c, want.shape(), got.shape());
+                Compare.assertClose("conv2dAdd " + mode(vector) + " " + c + " bias=" + withBias, want.toFloatArray(), got.toFloatArray(),
+                        2e-6 * Math.sqrt(kk), 1e-5);
+                Compare.assertClose("conv2dAdd leaves the residual alone", resBefore, res.toFloatArray(), 0);
+                if (c.ci == c.co && c.stride == 1) {
+                    Tensor gotX = b.conv2dAdd(x, wc, 1, c.pad, x), wantX = REF.add(conv, x);
+                    Compare.assertClose("conv2dAdd residual = x " + mode(vector) + " " + c, wantX.toFloatArray(), gotX.toFloatArray(), 2e-6 * Math.sqrt(kk), 1e-5);
+                    close(gotX, wantX);
+                }
+                close(x, w, bias, conv, res, got, want);
+            }
+        }
+        try (Tensor x = uniform(r, -1, 1, 1, 4, 4, 3); Tensor wrong = uniform(r, -1, 1, 1, 4, 4, 5)) {
+            Conv2dWeights wc = b.prepareConv2d(uniform(r, -1, 1, 4, 3, 3, 3), null);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.conv2dAdd(x, wc, 1, Padding.same(1), wrong));
+            assertTrue(e.getMessage().startsWith("conv2dAdd"), e.getMessage());
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void upsampleNearestConv2dFused(boolean vector) {

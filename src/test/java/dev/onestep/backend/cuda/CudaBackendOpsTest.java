@@ -185,6 +185,88 @@ class CudaBackendOpsTest {
         }
     }
 
+    private static final List<ConvCase> CONV_ADD_CASES = List.of(
+            new ConvCase(1, 1, 1, 3, 17, 3, 1, Padding.same(1)),
+            new ConvCase(2, 5, 7, 17, 33, 3, 1, Padding.same(1)),         // odd O: the emulator's cuDNN refuses fused 16-bit
+            new ConvCase(2, 8, 9, 33, 17, 3, 2, Padding.BOTTOM_RIGHT),    // pad kernel, then fused
+            new ConvCase(2, 5, 7, 33, 65, 1, 1, Padding.NONE),            // 1×1: GEMM + bias/residual kernel
+            new ConvCase(1, 4, 5, 300, 7, 3, 1, Padding.same(1)),
+            new ConvCase(1, 24, 24, 64, 64, 3, 1, Padding.same(1)));      // ResnetBlock2D's conv2 shape; also residual = x
+
+    /** conv2dAdd = (conv + bias) + residual vs the reference's conv2d then add; the residual is left unchanged. */
+    private void convAddCases(CudaBackend b, DType dt, String path) {
+        Random r = new Random(13);
+        for (ConvCase c : CONV_ADD_CASES) {
+            for (boolean withBias : new boolean[] {true, false}) {
+                Tensor x = representable(uniform(r, -1, 1, c.n, c.h, c.w, c.ci), dt);
+                int kk = c.k * c.k * c.ci;
+                float ws = (float) (1 / Math.sqrt(kk));
+                Tensor w = representable(uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), dt), bias = withBias ? uniform(r, -1, 1, c.co) : null;
+                Conv2dWeights wc = b.prepareConv2d(w, bias), wr = REF.prepareConv2d(w, bias);
+                Tensor conv = REF.conv2d(x, wr, c.stride, c.pad);
+                Tensor res = representable(uniform(r, -2, 2, conv.shape()), dt), want = REF.add(conv, res);
+                Tensor xd = b.upload(x), rd = b.upload(res), got = b.conv2dAdd(xd, wc, c.stride, c.pad, rd);
+                Compare.assertShape("conv2dAdd " + c, want.shape(), got.shape());
+                String what = "conv2dAdd " + path + " " + c + " bias=" + withBias;
+                check(what, dt, want.toFloatArray(), run(b, got), 4e-6 * Math.sqrt(kk), 2e-5);
+                Compare.assertClose(what + ": residual unchanged", res.toFloatArray(), run(b, rd), 0);
+                if (c.ci == c.co && c.stride == 1) {
+                    Tensor gotX = b.conv2dAdd(xd, wc, 1, c.pad, xd), wantX = REF.add(conv, x);
+                    check(what + " residual = x", dt, wantX.toFloatArray(), run(b, gotX), 4e-6 * Math.sqrt(kk), 2e-5);
+                    close(gotX, wantX);
+                }
+                close(x, w, bias, conv, res, want, xd, rd, got, wc);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "F16", "BF16"})
+    void conv2dAdd(String dts) {
+        DType dt = dt(dts);
+        List<String> logged = new java.util.ArrayList<>();
+        try (CudaBackend b = new CudaBackend(dt, CudaBackend.ConvPath.AUTO, logged::add)) {
+            convAddCases(b, dt, b.hasCudnn() ? "cudnn" : "im2col");
+            if (b.hasCudnn() && System.getProperty("onestep.cuda.emulator") != null) {
+                // the emulator's cuDNN follows our reading of the docs: fused wherever IMPLICIT_PRECOMP_GEMM exists, and for
+                // 16-bit with an odd output width it has none, so those shapes must have fallen back (logged once each);
+                // fp32 does not fuse by default (-Donestep.cuda.fusedConv=auto)
+                if (dt == DType.F32 && !"true".equals(System.getProperty("onestep.cuda.fusedConv"))) {
+                    assertEquals(0, b.fusedConvs(), "fp32 convolutions ran through the fused call under fusedConv=auto");
+                    return;
+                }
+                assertTrue(b.fusedConvs() > 0, "no convolution ran through cudnnConvolutionBiasActivationForward");
+                if (dt != DType.F32) {
+                    assertTrue(b.fusedRejectedShapes() > 0, "the fused-call fallback was not exercised");
+                    assertEquals(b.fusedRejectedShapes(), logged.stream().filter(m -> m.contains("refused the fused")).count(), String.valueOf(logged));
+                } else {
+                    assertEquals(0, b.fusedRejectedShapes(), String.valueOf(logged));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "F16", "BF16"})
+    void conv2dAddThroughIm2colGemm(String dts) {
+        try (CudaBackend b = new CudaBackend(dt(dts), CudaBackend.ConvPath.IM2COL, s -> {})) {
+            convAddCases(b, dt(dts), "im2col");
+            assertEquals(0, b.fusedConvs());
+        }
+    }
+
+    @Test
+    void conv2dAddChecksTheResidual() {
+        CudaBackend b = cuda(DType.F32);
+        Random r = new Random(14);
+        try (Tensor x = b.upload(uniform(r, -1, 1, 1, 4, 4, 3)); Tensor wrong = b.upload(uniform(r, -1, 1, 1, 4, 4, 5));
+             Conv2dWeights w = b.prepareConv2d(uniform(r, -1, 1, 4, 3, 3, 3), uniform(r, -1, 1, 4))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.conv2dAdd(x, w, 1, Padding.same(1), wrong));
+            assertTrue(e.getMessage().startsWith("conv2dAdd") && e.getMessage().contains("[1, 4, 4, 5]"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> b.conv2dAdd(x, w, 1, Padding.same(1), null));
+        }
+    }
+
     @Test
     void halfPrecisionCheckpointWeightsEqualTheirWidenedValues() {
         CudaBackend b = cuda(DType.F32);

@@ -54,6 +54,48 @@ public final class CudaSmoke {
         if (!cond) throw new AssertionError(message);
     }
 
+    /**
+     * cudnnConvolutionBiasActivationForward (identity, IMPLICIT_PRECOMP_GEMM) on the smoke conv: y = conv + bias + z with
+     * small integers, so exact. A refusal is reported, not failed: the backend then runs conv + bias kernel for the shape.
+     */
+    private static String fusedConvBiasAdd(Cudnn cudnn, CudaDriver drv, Arena arena, Random r, long dx, long dw, int N, int H, int W,
+                                           int C, int O, int K, float[] conv) {
+        float[] bias = new float[O], z = new float[conv.length], want = new float[conv.length];
+        for (int o = 0; o < O; o++) bias[o] = r.nextInt(5) - 2;
+        for (int i = 0; i < z.length; i++) z[i] = r.nextInt(5) - 2;
+        for (int i = 0; i < want.length; i++) want[i] = conv[i] + bias[i % O] + z[i];
+        Cudnn.Plan plan;
+        try {
+            plan = cudnn.new Plan(Cudnn.DATA_FLOAT, N, H, W, C, O, K, K, 1, 1, 1, false, true);
+        } catch (CudaException e) {
+            System.out.println("   fused conv-bias-add: no plan (the backend falls back to conv + bias kernel): " + e.getMessage());
+            return "fused conv-bias-add: no plan";
+        }
+        try (plan) {
+            long db = drv.malloc(4L * O), dz = drv.malloc(4L * z.length), dy = drv.malloc(4L * want.length);
+            long ws = plan.workspaceBytes > 0 ? drv.malloc(plan.workspaceBytes) : 0;
+            try {
+                drv.copyToDevice(db, arena.allocateFrom(ValueLayout.JAVA_FLOAT, bias), 4L * O);
+                drv.copyToDevice(dz, arena.allocateFrom(ValueLayout.JAVA_FLOAT, z), 4L * z.length);
+                try {
+                    plan.forwardBias(dx, dw, db, dz, true, dy, ws);
+                } catch (CudaException e) {
+                    System.out.println("   fused conv-bias-add: call refused (the backend falls back to conv + bias kernel): " + e.getMessage());
+                    return "fused conv-bias-add: call refused";
+                }
+                MemorySegment ys = arena.allocate(4L * want.length, 16);
+                drv.copyToHost(ys, dy, 4L * want.length);
+                float d = maxAbsDiff(ys.toArray(ValueLayout.JAVA_FLOAT), want);
+                check(d == 0, "fused conv + bias + z differs from the host by up to " + d);
+                System.out.println("   fused conv-bias-add: algo " + plan.algo + ", exact");
+                return "fused conv-bias-add exact";
+            } finally {
+                for (long p : new long[] {db, dz, dy}) drv.free(p);
+                if (ws != 0) drv.free(ws);
+            }
+        }
+    }
+
     private static float maxAbsDiff(float[] a, float[] b) {
         check(a.length == b.length, "length " + a.length + " vs " + b.length);
         float m = 0;
@@ -170,7 +212,7 @@ public final class CudaSmoke {
             }
 
             // 5 ------------------------------------------------------------------ cudnn
-            begin("cudnn", "library search, cudnnCreate/SetStream, NHWC 3x3 conv x[1,5,6,3] -> [1,5,6,2], pad 1, fp32");
+            begin("cudnn", "library search, cudnnCreate/SetStream, NHWC 3x3 conv x[1,5,6,3] -> [1,5,6,2], pad 1, fp32; fused conv-bias-add");
             try (Cudnn cudnn = new Cudnn(drv.stream.handle())) {
                 int N = 1, H = 5, W = 6, C = 3, O = 2, K = 3;
                 float[] x = new float[N * H * W * C], w = new float[O * K * K * C]; // w as [O, kh, kw, C] (KRSC)
@@ -189,7 +231,7 @@ public final class CudaSmoke {
                                 }
                             want[(oy * W + ox) * O + o] = s;
                         }
-                try (Cudnn.Plan plan = cudnn.new Plan(Cudnn.DATA_FLOAT, N, H, W, C, O, K, K, 1, 1, 1, false)) {
+                try (Cudnn.Plan plan = cudnn.new Plan(Cudnn.DATA_FLOAT, N, H, W, C, O, K, K, 1, 1, 1, false, false)) {
                     System.out.println("   plan: algo " + plan.algo + ", math " + plan.mathType + ", workspace " + plan.workspaceBytes
                             + " B, out " + plan.outN + "x" + plan.outH + "x" + plan.outW + "x" + plan.outC);
                     check(plan.outH == H && plan.outW == W && plan.outC == O, "output dims");
@@ -202,10 +244,13 @@ public final class CudaSmoke {
                     drv.copyToHost(ys, dy, 4L * want.length);
                     float d = maxAbsDiff(ys.toArray(ValueLayout.JAVA_FLOAT), want);
                     check(d == 0, "conv differs from the host by up to " + d);
-                    for (long p : new long[] {dx, dw, dy}) drv.free(p);
+                    drv.free(dy);
                     if (ws != 0) drv.free(ws);
+                    String fused = fusedConvBiasAdd(cudnn, drv, arena, r, dx, dw, N, H, W, C, O, K, want);
+                    drv.free(dx);
+                    drv.free(dw);
+                    ok("cuDNN " + cudnn.describe() + ": exact; " + fused);
                 }
-                ok("cuDNN " + cudnn.describe() + ": exact");
             } catch (Throwable t) {
                 fail(t);
             }
