@@ -13,7 +13,9 @@
 #                                                     line per step, stops at the first failure (exit 10 + step)
 #                                    cuda-tests.txt   every test in dev.onestep.backend.cuda (parity, fixtures, pool)
 #                                    sanitizer.txt    compute-sanitizer memcheck over the fixture networks (fp32)
-#                                    bench.txt        CudaBench: op throughput per dtype + SD2 768² UNet/VAE timings
+#                                    bench.txt        `onestep bench --device cuda --res 768x768`: bf16, A/B runs (CUDA-core
+#                                                     attention, unfused conv), fp16, fp32; then CudaBench op throughput
+#                                    bench.jsonl      one line per bench run: its --json output plus "run"
 # 'all' runs smoke first and stops there when it fails (every later step would fail the same way, slower).
 # Exit status: non-zero when the smoke check, a test or the sanitizer failed.
 set -euo pipefail
@@ -103,7 +105,26 @@ if [[ $what == sanitize || $what == all ]]; then
 fi
 
 if [[ $what == bench || $what == all ]]; then
-  cfg=$bundle/sd2-config
-  "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.CudaBench full "$cfg" 2>&1 | tee "$out/bench.txt" || status=1
+  # the benchmark (full-size SD2, synthetic weights): bf16, then A/B switches side by side on the same
+  # warm machine (tensor-core attention off; cuDNN's fused conv-bias-add off), fp16 and fp32; JSON per run
+  # $OUT returns at most 8 files: every run appends to bench.txt, and its JSON becomes one line of bench.jsonl
+  : > "$out/bench.txt"; : > "$out/bench.jsonl"
+  bench() { # NAME [java -D flags...] -- [bench options...]
+    local name=$1; shift; local jflags=(); while [[ $1 != -- ]]; do jflags+=("$1"); shift; done; shift
+    local json; json=$(mktemp)
+    echo "=== $name: ${jflags[*]} $*" | tee -a "$out/bench.txt"
+    "$java" "${flags[@]}" "${jflags[@]}" -cp "$cp" dev.onestep.cli.Main bench --device "${GPU_CHECK_DEVICE:-cuda}" --res "${GPU_CHECK_RES:-768x768}" --warmup 2 --iters 5 \
+      --json "$json" "$@" 2>&1 | tee -a "$out/bench.txt" || status=1
+    [[ -s $json ]] && { printf '{"run": "%s", ' "$name"; tr -d '\n' < "$json" | sed 's/^{//'; echo; } >> "$out/bench.jsonl"
+    rm -f "$json"
+  }
+  bench bf16 -- --dtype bf16
+  bench bf16-cudacore-attention -Donestep.cuda.tcAttention=false -- --dtype bf16
+  bench bf16-unfused-conv -Donestep.cuda.fusedConv=false -- --dtype bf16
+  bench fp16 -- --dtype fp16
+  bench fp32 -- --dtype fp32
+  # op throughput at the SD2 768² shapes
+  echo "=== CudaBench (ops)" | tee -a "$out/bench.txt"
+  "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.CudaBench full "$bundle/sd2-config" 2>&1 | tee -a "$out/bench.txt" || status=1
 fi
 exit $status

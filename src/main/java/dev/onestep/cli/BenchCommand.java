@@ -105,7 +105,7 @@ final class BenchCommand implements Callable<Integer> {
                     .append(++i < m.size() ? ",\n" : "\n");
         }
         sb.append("}\n");
-        dev.onestep.io.OutputWriters.atomicWrite(json, o -> o.write(sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        dev.onestep.io.AtomicFiles.write(json, o -> o.write(sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 
     private static double round(double v) { return Math.round(v * 100) / 100.0; }

@@ -146,7 +146,7 @@ final class EvalCommand implements Callable<Integer> {
         out.flush();
         if (json != null) {
             String text = toJson(t, k, rows);
-            OutputWriters.atomicWrite(json, o -> o.write(text.getBytes(StandardCharsets.UTF_8)));
+            dev.onestep.io.AtomicFiles.write(json, o -> o.write(text.getBytes(StandardCharsets.UTF_8)));
         }
         return 0;
     }

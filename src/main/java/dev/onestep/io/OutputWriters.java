@@ -6,11 +6,7 @@ import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.awt.image.WritableRaster;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * The result files, as diffusion-e2e-ft's run.py writes them, each written to a temporary file in the target
@@ -35,13 +31,13 @@ public final class OutputWriters {
     /** Writes a depth map [H, W] as float32 .npy. */
     public static void depthNpy(Path path, float[] d, int h, int w) throws IOException {
         check(d, 1, h, w);
-        atomicWrite(path, out -> Npy.write(out, d, h, w));
+        AtomicFiles.write(path, out -> Npy.write(out, d, h, w));
     }
 
     /** Writes a normal map [3, H, W] as float32 .npy (channels first, as the reference). */
     public static void normalsNpy(Path path, float[] n, int h, int w) throws IOException {
         check(n, 3, h, w);
-        atomicWrite(path, out -> Npy.write(out, n, 3, h, w));
+        AtomicFiles.write(path, out -> Npy.write(out, n, 3, h, w));
     }
 
     /** Writes a depth map in [0, 1] as a 16-bit grey PNG of round(d·65535) (values clipped to [0, 1]; NaN → 0). */
@@ -97,52 +93,9 @@ public final class OutputWriters {
     }
 
     private static void writePng(Path path, BufferedImage bi) throws IOException {
-        atomicWrite(path, out -> {
+        AtomicFiles.write(path, out -> {
             if (!ImageIO.write(bi, "png", out)) throw new IOException("no PNG writer for image type " + bi.getType());
         });
-    }
-
-    /** Something that writes a file's content to a stream. */
-    @FunctionalInterface
-    public interface Content {
-        void writeTo(OutputStream out) throws IOException;
-    }
-
-    /**
-     * Writes {@code content} to a temporary file next to {@code path} and renames it onto {@code path}
-     * (ATOMIC_MOVE, falling back to REPLACE_EXISTING where the file system cannot). On any failure the temporary
-     * file is deleted and the exception, naming the target, is thrown; an existing target is left untouched.
-     */
-    public static void atomicWrite(Path path, Content content) throws IOException {
-        Path target = path.toAbsolutePath();
-        Path dir = target.getParent();
-        if (dir == null) throw new IOException(path + ": no parent folder");
-        if (Files.isDirectory(target)) throw new IOException(path + ": is a directory, cannot write a file there");
-        Path tmp;
-        try {
-            // CREATE_NEW with a random name instead of createTempFile: the latter makes 0600 files, while outputs
-            // should get the user's umask like any other file they write
-            tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".tmp");
-            Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW).close();
-        } catch (IOException e) {
-            throw new IOException(path + ": cannot create a file in " + dir + ": " + e, e);
-        }
-        boolean done = false;
-        try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                content.writeTo(out);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            done = true;
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(path + ": write failed: " + e.getMessage(), e);
-        } finally {
-            if (!done) Files.deleteIfExists(tmp);
-        }
     }
 
     private static void check(float[] a, int c, int h, int w) {

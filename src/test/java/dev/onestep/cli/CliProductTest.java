@@ -133,7 +133,7 @@ class CliProductTest {
         ResultWriter real = ResultWriter.FILES;
         cmd.writer = (Prediction p, Path dir, String stem, java.util.Set<String> f) -> {
             if (stem.equals("first")) {
-                dev.onestep.io.OutputWriters.atomicWrite(dir.resolve("first_depth.npy"), o -> {
+                dev.onestep.io.AtomicFiles.write(dir.resolve("first_depth.npy"), o -> {
                     o.write(new byte[100]);
                     throw new IOException("No space left on device");
                 });

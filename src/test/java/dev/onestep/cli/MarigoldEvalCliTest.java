@@ -101,7 +101,7 @@ class MarigoldEvalCliTest {
         java.awt.image.BufferedImage bi = new java.awt.image.BufferedImage(80, 60, java.awt.image.BufferedImage.TYPE_USHORT_GRAY);
         for (int i = 0; i < gt.length; i++) mm[i] = Math.round(gt[i] * 1000);
         bi.getRaster().setSamples(0, 0, 80, 60, 0, mm);
-        OutputWriters.atomicWrite(ds.resolve("depth/a.png"), o -> javax.imageio.ImageIO.write(bi, "png", o));
+        dev.onestep.io.AtomicFiles.write(ds.resolve("depth/a.png"), o -> javax.imageio.ImageIO.write(bi, "png", o));
         Result c = run("eval", "--model", Fixtures.model().toString(), "--dataset", ds.toString(), "--kind", "nyuv2",
                 "--min-depth", "0.001", "--device", "cpu", "--compare", "--steps", "2", "--ensemble", "2", "--spacing", "leading", "-q");
         assertEquals(0, c.code(), c.err());

@@ -123,7 +123,7 @@ class OutputWritersTest {
         // content that fails half-way
         Path p = tmp.resolve("half.npy");
         Files.writeString(p, "previous");
-        IOException e = assertThrows(IOException.class, () -> OutputWriters.atomicWrite(p, out -> {
+        IOException e = assertThrows(IOException.class, () -> dev.onestep.io.AtomicFiles.write(p, out -> {
             out.write(new byte[100]);
             throw new IOException("disk full (simulated)");
         }));
