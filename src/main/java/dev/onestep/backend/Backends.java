@@ -58,6 +58,9 @@ public final class Backends {
             default -> throw new IllegalArgumentException("unknown device '" + device + "' (auto, cpu, cuda)");
         };
         log.accept("Using " + b.describe());
+        if (b.computeType() != computeType)
+            log.accept("note: --dtype " + computeType.computeName() + " applies to the CUDA backend; the " + b.name() + " backend computes in "
+                    + b.computeType().computeName());
         return b;
     }
 

@@ -68,7 +68,8 @@ final class BenchCommand implements Callable<Integer> {
             long activations = backend.peakMemoryBytes(), device = backend.peakDeviceMemoryBytes();
             long peak = device > 0 ? device : cpu || activations <= 0 ? Progress.peakRssBytes() : activations;
             double peakTflops = backend.peakTflops();
-            out.printf(Locale.ROOT, "%s, %s, %dx%d, median of %d (after %d warm-up)%n", backend.describe(), dtype, h, w, iters, warmup);
+            out.printf(Locale.ROOT, "%s, %s, %dx%d, median of %d (after %d warm-up)%n", backend.describe(), backend.computeType().computeName(), h, w,
+                    iters, warmup);
             out.printf(Locale.ROOT, "%-11s %10s %10s %10s %9s%s%n", "stage", "median ms", "min ms", "GFLOP", "GFLOP/s", peakTflops > 0 ? "  of peak" : "");
             for (PipelineBenchmark.Stage s : stages.values())
                 out.printf(Locale.ROOT, "%-11s %10.1f %10.1f %10.1f %9.1f%s%n", s.name(), s.medianMs(), s.minMs(), s.flops() / 1e9, s.gflops(),
@@ -86,7 +87,7 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("device", backend.name());
         m.put("device_description", backend.describe());
-        m.put("dtype", dtype);
+        m.put("dtype", backend.computeType().computeName()); // what ran: the CPU computes in fp32 whatever --dtype says
         m.put("res", h + "x" + w);
         m.put("iterations", iters);
         m.put("warmup", warmup);

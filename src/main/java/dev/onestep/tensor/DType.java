@@ -30,6 +30,16 @@ public enum DType {
     }
 
     /** Parses a user-facing compute dtype: fp32, fp16, bf16 (also f32/float32/half/bfloat16). */
+    /** The --dtype spelling of a compute dtype: fp32, fp16, bf16 (else the enum name, lower case). */
+    public String computeName() {
+        return switch (this) {
+            case F32 -> "fp32";
+            case F16 -> "fp16";
+            case BF16 -> "bf16";
+            default -> name().toLowerCase(java.util.Locale.ROOT);
+        };
+    }
+
     public static DType parseCompute(String s) {
         return switch (s.toLowerCase(java.util.Locale.ROOT)) {
             case "fp32", "f32", "float32", "float" -> F32;

@@ -41,7 +41,8 @@ class BackendsCudaTest {
             } else {
                 assertEquals("cpu", b.name());
                 assertTrue(log.getFirst().startsWith("--device auto: no usable CUDA GPU ("), log.toString());
-                assertTrue(log.getLast().startsWith("Using CPU"), log.toString());
+                assertTrue(log.get(log.size() - 2).startsWith("Using CPU"), log.toString());
+                assertEquals("note: --dtype bf16 applies to the CUDA backend; the cpu backend computes in fp32", log.getLast());
             }
         }
     }
@@ -54,6 +55,19 @@ class BackendsCudaTest {
         if (!CudaBackend.isAvailable()) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> new CudaBackend(DType.F32));
             assertTrue(e.getMessage().startsWith("CUDA is not available: "), e.getMessage());
+        }
+    }
+
+    @Test
+    void theCpuSaysWhenItIgnoresDtype() {
+        List<String> log = new ArrayList<>();
+        try (Backend b = Backends.create("cpu", DType.F16, log::add)) {
+            assertEquals(DType.F32, b.computeType());
+            assertEquals("note: --dtype fp16 applies to the CUDA backend; the cpu backend computes in fp32", log.getLast());
+        }
+        log.clear();
+        try (Backend b = Backends.create("cpu", DType.F32, log::add)) {
+            assertTrue(log.stream().noneMatch(m -> m.startsWith("note:")), log.toString());
         }
     }
 }
