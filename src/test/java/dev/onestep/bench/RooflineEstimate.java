@@ -33,8 +33,7 @@ public final class RooflineEstimate {
     private RooflineEstimate() {}
 
     /** Per category: ops, FLOPs, bytes, and the bytes that fusing the separate epilogues would save. */
-    static final class Ledger implements Backend {
-        final Backend inner;
+    static final class Ledger extends dev.onestep.backend.ForwardingBackend {
         final int e; // bytes per element of the modelled compute dtype
         final Map<String, double[]> rows = new TreeMap<>(); // category → {ops, flops, bytes, fusable bytes}
         double peakFlops, bandwidth, effCompute, effAttention, effMemory;
@@ -42,7 +41,7 @@ public final class RooflineEstimate {
         final boolean fusedConv; // cuDNN conv-bias(-add): no bias pass after a k×k conv, the residual read inside it
 
         Ledger(Backend inner, int bytesPerElement, boolean fusedConv) {
-            this.inner = inner;
+            super(inner);
             this.e = bytesPerElement;
             this.fusedConv = fusedConv;
         }
@@ -61,17 +60,6 @@ public final class RooflineEstimate {
         }
 
         double b(Tensor t) { return (double) t.numel() * e; }
-
-        @Override public String name() { return inner.name(); }
-        @Override public String describe() { return inner.describe(); }
-        @Override public DType computeType() { return inner.computeType(); }
-        @Override public Tensor upload(Tensor host) { return inner.upload(host); }
-        @Override public Tensor download(Tensor t) { return inner.download(t); }
-        @Override public Tensor zeros(int... shape) { return inner.zeros(shape); }
-        @Override public void synchronize() { inner.synchronize(); }
-        @Override public Conv2dWeights prepareConv2d(Tensor weight, Tensor bias) { return inner.prepareConv2d(weight, bias); }
-        @Override public LinearWeights prepareLinear(Tensor weight, Tensor bias) { return inner.prepareLinear(weight, bias); }
-        @Override public Tensor prepareParameter(Tensor host) { return inner.prepareParameter(host); }
 
         /** A convolution (+ residual when {@code residual}): cuDNN for k×k (bias and residual fused when modelled), cuBLAS for 1×1. */
         private void conv(String cat, Tensor x, Conv2dWeights w, Tensor y, int stride, Padding pad, boolean residual) {
@@ -157,8 +145,6 @@ public final class RooflineEstimate {
         @Override public Tensor gelu(Tensor x) { return unary("elementwise", x, inner.gelu(x)); }
         @Override public Tensor geglu(Tensor x) { return unary("elementwise", x, inner.geglu(x)); }
         @Override public Tensor upsampleNearest(Tensor x, int outH, int outW) { return unary("layout", x, inner.upsampleNearest(x, outH, outW)); }
-        @Override public Tensor timestepEmbedding(float[] t, int dim, boolean flip, float shift) { return inner.timestepEmbedding(t, dim, flip, shift); }
-        @Override public Tensor embedding(Tensor table, int[] ids) { return inner.embedding(table, ids); }
 
         @Override
         public Tensor concatChannels(Tensor a, Tensor b) {
@@ -200,7 +186,6 @@ public final class RooflineEstimate {
             return o;
         }
 
-        @Override public void close() { inner.close(); }
     }
 
     public static void main(String[] args) {
