@@ -68,12 +68,13 @@ public final class OneStep implements AutoCloseable {
      * @param processingRes longest side the network sees (768 default; 0 = native size, bounded by the memory budget)
      * @param resample      resize filter both ways
      * @param variant       weights variant to load ("fp16", "bf16") or null for fp32
+     * @param revision      hub revision of an id: branch, tag or full commit hash; null = main (or the id's @REVISION)
      * @param exif          apply JPEG EXIF orientation when reading files (the reference does not)
      * @param maxMemory     activation memory limit in bytes; 0 = 80 % of physical memory
      * @param hub           Hugging Face cache and endpoint settings
      * @param listener      receives messages and download progress
      */
-    public record Options(String device, int processingRes, Resize.Mode resample, String variant, boolean exif,
+    public record Options(String device, int processingRes, Resize.Mode resample, String variant, String revision, boolean exif,
                           long maxMemory, HubConfig hub, Listener listener) {
         public Options {
             Objects.requireNonNull(device, "device");
@@ -84,26 +85,35 @@ public final class OneStep implements AutoCloseable {
             listener = listener == null ? Listener.NONE : listener;
         }
 
-        /** auto device, 768, bilinear, fp32 weights, EXIF applied, automatic memory limit, hub settings from the environment. */
-        public static Options defaults() {
-            return new Options("auto", 768, Resize.Mode.BILINEAR, null, true, 0, HubConfig.fromEnvironment(), Listener.NONE);
+        /** The settings without a revision (main), as before revisions existed. */
+        public Options(String device, int processingRes, Resize.Mode resample, String variant, boolean exif,
+                       long maxMemory, HubConfig hub, Listener listener) {
+            this(device, processingRes, resample, variant, null, exif, maxMemory, hub, listener);
         }
 
-        public Options withDevice(String d) { return new Options(d, processingRes, resample, variant, exif, maxMemory, hub, listener); }
+        /** auto device, 768, bilinear, fp32 weights, revision main, EXIF applied, automatic memory limit, hub settings from the environment. */
+        public static Options defaults() {
+            return new Options("auto", 768, Resize.Mode.BILINEAR, null, null, true, 0, HubConfig.fromEnvironment(), Listener.NONE);
+        }
 
-        public Options withProcessingRes(int r) { return new Options(device, r, resample, variant, exif, maxMemory, hub, listener); }
+        public Options withDevice(String d) { return new Options(d, processingRes, resample, variant, revision, exif, maxMemory, hub, listener); }
 
-        public Options withResample(Resize.Mode m) { return new Options(device, processingRes, m, variant, exif, maxMemory, hub, listener); }
+        public Options withProcessingRes(int r) { return new Options(device, r, resample, variant, revision, exif, maxMemory, hub, listener); }
 
-        public Options withVariant(String v) { return new Options(device, processingRes, resample, v, exif, maxMemory, hub, listener); }
+        public Options withResample(Resize.Mode m) { return new Options(device, processingRes, m, variant, revision, exif, maxMemory, hub, listener); }
 
-        public Options withExif(boolean e) { return new Options(device, processingRes, resample, variant, e, maxMemory, hub, listener); }
+        public Options withVariant(String v) { return new Options(device, processingRes, resample, v, revision, exif, maxMemory, hub, listener); }
 
-        public Options withMaxMemory(long bytes) { return new Options(device, processingRes, resample, variant, exif, bytes, hub, listener); }
+        /** A branch, tag or full 40-hex commit hash of a hub id (null = main); a local folder takes none. */
+        public Options withRevision(String r) { return new Options(device, processingRes, resample, variant, r, exif, maxMemory, hub, listener); }
 
-        public Options withHub(HubConfig h) { return new Options(device, processingRes, resample, variant, exif, maxMemory, h, listener); }
+        public Options withExif(boolean e) { return new Options(device, processingRes, resample, variant, revision, e, maxMemory, hub, listener); }
 
-        public Options withListener(Listener l) { return new Options(device, processingRes, resample, variant, exif, maxMemory, hub, l); }
+        public Options withMaxMemory(long bytes) { return new Options(device, processingRes, resample, variant, revision, exif, bytes, hub, listener); }
+
+        public Options withHub(HubConfig h) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, h, listener); }
+
+        public Options withListener(Listener l) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, hub, l); }
     }
 
     private final Options options;
@@ -123,10 +133,13 @@ public final class OneStep implements AutoCloseable {
                 .onDevice(backend, options.maxMemory() > 0);
     }
 
-    /** Loads a local diffusers folder or a Hugging Face id (ORG/NAME). */
+    /**
+     * Loads a local diffusers folder or a Hugging Face id, ORG/NAME or ORG/NAME@REVISION (the same revision as
+     * {@link Options#revision()}, when both are given; different ones are an error).
+     */
     public static OneStep load(String modelOrId, Options options) {
         Objects.requireNonNull(modelOrId, "modelOrId");
-        return load(ModelLocator.locate(modelOrId, options.variant(), options.hub(), options.listener()), options);
+        return load(ModelLocator.locate(modelOrId, options.revision(), options.variant(), options.hub(), options.listener()), options);
     }
 
     /** Loads a local diffusers folder. */

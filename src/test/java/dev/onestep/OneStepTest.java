@@ -146,6 +146,26 @@ class OneStepTest {
     }
 
     @Test
+    void loadsAPinnedRevisionOfAHubId(@TempDir Path cache) throws IOException {
+        String c2 = "fedcba9876543210fedcba9876543210fedcba98";
+        try (FakeHub hub = new FakeHub("test-org/tiny-sd2-depth", Fixtures.model())) {
+            hub.addCommit(c2, hub.files());
+            hub.addRef("v1.0", c2);
+            HubConfig cfg = new HubConfig(cache, hub.endpoint(), null, false);
+            OneStep.Options o = options().withRevision("v1.0").withHub(cfg).withVariant(null).withExif(false);
+            assertEquals("v1.0", o.revision(), "every with* keeps the revision");
+            assertEquals(null, options().revision());
+            try (OneStep m = OneStep.load("test-org/tiny-sd2-depth", o)) {
+                assertEquals(cache.resolve("models--test-org--tiny-sd2-depth/snapshots/" + c2), m.modelDir());
+            }
+            try (OneStep m = OneStep.load("test-org/tiny-sd2-depth@" + c2, options().withHub(cfg.withOffline(true)))) {
+                assertEquals(cache.resolve("models--test-org--tiny-sd2-depth/snapshots/" + c2), m.modelDir());
+            }
+            assertThrows(dev.onestep.io.WeightsException.class, () -> OneStep.load(Fixtures.model().toString(), options().withRevision("v1.0")));
+        }
+    }
+
+    @Test
     void aMismatchedTaskIsReportedOnce() {
         List<String> warnings = new ArrayList<>();
         Path dir = Fixtures.model();

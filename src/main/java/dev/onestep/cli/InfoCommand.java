@@ -1,6 +1,7 @@
 package dev.onestep.cli;
 
 import dev.onestep.io.ModelFolder;
+import dev.onestep.io.ModelLocator;
 import dev.onestep.io.TensorInfo;
 import dev.onestep.io.WeightSource;
 import picocli.CommandLine.Command;
@@ -12,16 +13,19 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
-/** `onestep info --model DIR`: the components of a model folder, their configs, parameter counts and dtypes. */
+/** `onestep info --model DIR|ORG/NAME[@REV]`: where the model is (and its commit), the components of a model folder, their configs, parameter counts and dtypes. */
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = "Print a model folder's components, configs, parameter counts and dtypes.")
 final class InfoCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR|ORG/NAME",
-            description = "diffusers model folder, or a Hugging Face id (cache, else downloaded)")
+            description = "diffusers model folder, or a Hugging Face id, ORG/NAME[@REV] (cache, else downloaded)")
     String model;
 
     @Option(names = "--variant", paramLabel = "fp16|bf16", description = "weight file variant to inspect")
     String variant;
+
+    @picocli.CommandLine.Mixin
+    HubOptions hub;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -29,10 +33,11 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Path dir = dev.onestep.io.ModelLocator.locate(model, variant, dev.onestep.io.hub.HubConfig.fromEnvironment(),
-                new Progress(spec.commandLine().getErr(), Progress.isTerminal(), false));
+        ModelLocator.Location where = hub.locate(model, variant, new Progress(spec.commandLine().getErr(), Progress.isTerminal(), false));
+        Path dir = where.dir();
         ModelFolder folder = ModelFolder.open(dir, variant);
         out.println("model: " + dir.toAbsolutePath());
+        if (where.isHub()) out.println("revision: " + where.repo() + "@" + where.revision() + " = commit " + where.commit());
         String task = dev.onestep.io.TaskHint.guess(dir) instanceof dev.onestep.io.TaskHint.Guess g ? g.task().suffix() + " (" + g.evidence() + ")" : "not stated";
         out.println("task: " + task);
         for (String w : folder.warnings()) out.println("warning: " + w);

@@ -3,10 +3,9 @@ package dev.onestep.cli;
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.Backends;
 import dev.onestep.io.ModelFolder;
-import dev.onestep.io.ModelLocator;
 import dev.onestep.io.hub.DownloadListener;
-import dev.onestep.io.hub.HubConfig;
 import dev.onestep.tensor.DType;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -15,8 +14,8 @@ import picocli.CommandLine.Spec;
 import java.util.function.Consumer;
 
 /**
- * How a command loads and runs its model: --variant, --offline, --device, --dtype (a picocli mixin of `depth`,
- * `normals`, `marigold` and `eval`). --model itself stays with each command: its default (and whether it is
+ * How a command loads and runs its model: --variant, --revision, --offline ({@link HubOptions}), --device, --dtype
+ * (a picocli mixin of `depth`, `normals`, `marigold` and `eval`). --model itself stays with each command: its default (and whether it is
  * required) differs. A command may reword a description through its resource bundle (the option's
  * descriptionKey); names and defaults are the same everywhere.
  */
@@ -28,9 +27,8 @@ final class ModelOptions {
             description = "weight files to load (e.g. *.fp16.safetensors)")
     String variant;
 
-    @Option(names = "--offline", descriptionKey = "offline",
-            description = "never use the network (as HF_HUB_OFFLINE=1): the model must be cached or local")
-    boolean offline;
+    @Mixin
+    HubOptions hubOptions;
 
     @Option(names = "--device", defaultValue = "auto", paramLabel = "auto|cpu|cuda", descriptionKey = "device",
             description = "compute device (default: ${DEFAULT-VALUE})")
@@ -49,15 +47,9 @@ final class ModelOptions {
         }
     }
 
-    /** The hub settings of this process, with --offline applied. */
-    HubConfig hub() {
-        HubConfig hub = HubConfig.fromEnvironment();
-        return offline ? hub.withOffline(true) : hub;
-    }
-
-    /** The model folder for a path or hub id (cached, else downloaded unless offline), opened in --variant. */
+    /** The model folder for a path or hub id (cached, else downloaded unless offline) at --revision, opened in --variant. */
     ModelFolder open(String modelOrId, DownloadListener listener) {
-        return ModelFolder.open(ModelLocator.locate(modelOrId, variant, hub(), listener), variant);
+        return ModelFolder.open(hubOptions.locate(modelOrId, variant, listener).dir(), variant);
     }
 
     /** The compute backend for --device and --dtype; {@code log} gets its start-up lines and the CPU's fp32 note. */

@@ -135,6 +135,11 @@ final class Progress implements DownloadListener {
     }
 
     @Override
+    public void revisionResolved(String repo, String revision, String commit) {
+        line("model " + repo + "@" + revision + " = commit " + commit);
+    }
+
+    @Override
     public void fileDone(String file, long bytes) {
         line("downloaded " + file + " (" + MemoryBudget.human(bytes) + ")");
     }

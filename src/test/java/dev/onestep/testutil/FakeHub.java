@@ -29,12 +29,19 @@ import java.util.stream.Stream;
  * X-Linked-Etag = sha256 and X-Linked-Size, as the hub does; other files with ETag = git blob sha1), and Range
  * requests. Knobs: cut the first GET of a file after some bytes, stall a GET mid-body (the connection stays open
  * and silent), send bodies slowly, serve a corrupted copy of a file. Every request is recorded.
+ *
+ * <p>Revisions: the folder is commit {@link #COMMIT}, branch main; {@link #addCommit} adds another commit's files and
+ * {@link #addRef} names a commit (a branch, tag or "refs/pr/N"). The revision in a URL is one percent-encoded
+ * segment (decoded here); an unknown one gets 404 with X-Error-Code: RevisionNotFound, as the hub answers.
  */
 public final class FakeHub implements AutoCloseable {
     public static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
 
     private final String id;
     private final Map<String, byte[]> files = new TreeMap<>();
+    /** commit → its files; revision name → commit. */
+    private final Map<String, Map<String, byte[]>> commits = new ConcurrentHashMap<>();
+    private final Map<String, String> refs = new ConcurrentHashMap<>();
     private final HttpServer server;
     private final ExecutorService pool = Executors.newCachedThreadPool();
     /** "METHOD /path [Range]" of every request, in order. */
@@ -58,6 +65,8 @@ public final class FakeHub implements AutoCloseable {
             for (Path p : s.filter(Files::isRegularFile).toList())
                 files.put(modelDir.relativize(p).toString().replace('\\', '/'), Files.readAllBytes(p));
         }
+        commits.put(COMMIT, files);
+        refs.put("main", COMMIT);
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
         server.setExecutor(pool);
@@ -68,6 +77,26 @@ public final class FakeHub implements AutoCloseable {
 
     public Map<String, byte[]> files() { return files; }
 
+    /** Adds commit {@code commit} with {@code files} (path → bytes), reachable by its hash and by any {@link #addRef}. */
+    public void addCommit(String commit, Map<String, byte[]> content) { commits.put(commit, new TreeMap<>(content)); }
+
+    /** Points branch or tag {@code name} at {@code commit}. */
+    public void addRef(String name, String commit) { refs.put(name, commit); }
+
+    /** The commit a revision names (a ref, or a known full hash), or null. */
+    private String commitOf(String revision) {
+        String c = refs.get(revision);
+        return c != null ? c : commits.containsKey(revision) ? revision : null;
+    }
+
+    private static String decode(String s) { return java.net.URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8); }
+
+    private static void revisionNotFound(HttpExchange ex, String revision) throws IOException {
+        ex.getResponseHeaders().add("X-Error-Code", "RevisionNotFound");
+        ex.getResponseHeaders().add("X-Error-Message", "Invalid rev id: " + revision);
+        send(ex, 404, ("{\"error\":\"Invalid rev id: " + revision + "\"}").getBytes(StandardCharsets.UTF_8), "application/json");
+    }
+
     public static String sha256(byte[] b) { return hex("SHA-256", null, b); }
 
     public static String gitSha1(byte[] b) {
@@ -75,32 +104,44 @@ public final class FakeHub implements AutoCloseable {
     }
 
     private void handle(HttpExchange ex) throws IOException {
-        String path = ex.getRequestURI().getPath();
+        String path = ex.getRequestURI().getRawPath(); // raw: a revision's %2F must not split it
         String range = ex.getRequestHeaders().getFirst("Range");
         requests.add(ex.getRequestMethod() + " " + path + (range != null ? " " + range : ""));
         try {
             String api = "/api/models/" + id + "/revision/";
             String resolve = "/" + id + "/resolve/";
             if (path.startsWith(api)) {
-                StringBuilder j = new StringBuilder("{\"id\":\"" + id + "\",\"sha\":\"" + COMMIT + "\",\"siblings\":[");
+                String revision = decode(path.substring(api.length()));
+                String commit = commitOf(revision);
+                if (commit == null) {
+                    revisionNotFound(ex, revision);
+                    return;
+                }
+                StringBuilder j = new StringBuilder("{\"id\":\"" + id + "\",\"sha\":\"" + commit + "\",\"siblings\":[");
                 int i = 0;
-                for (String f : files.keySet()) j.append(i++ > 0 ? "," : "").append("{\"rfilename\":\"").append(f).append("\"}");
+                for (String f : commits.get(commit).keySet()) j.append(i++ > 0 ? "," : "").append("{\"rfilename\":\"").append(f).append("\"}");
                 j.append(",{\"rfilename\":\".gitattributes\"},{\"rfilename\":\"README.md\"}]}");
                 send(ex, 200, j.toString().getBytes(StandardCharsets.UTF_8), null);
             } else if (path.startsWith(resolve)) {
                 String rest = path.substring(resolve.length());
-                String file = rest.substring(rest.indexOf('/') + 1);
-                byte[] b = files.get(file);
+                String revision = decode(rest.substring(0, rest.indexOf('/')));
+                String file = decode(rest.substring(rest.indexOf('/') + 1));
+                String commit = commitOf(revision);
+                if (commit == null) {
+                    revisionNotFound(ex, revision);
+                    return;
+                }
+                byte[] b = commits.get(commit).get(file);
                 if (b == null) {
                     send(ex, 404, "Entry not found".getBytes(StandardCharsets.UTF_8), null);
                     return;
                 }
-                ex.getResponseHeaders().add("X-Repo-Commit", COMMIT);
+                ex.getResponseHeaders().add("X-Repo-Commit", commit);
                 if (file.endsWith(".safetensors")) {
                     ex.getResponseHeaders().add("X-Linked-Etag", "\"" + sha256(b) + "\"");
                     ex.getResponseHeaders().add("X-Linked-Size", String.valueOf(b.length));
                     ex.getResponseHeaders().add("ETag", "\"" + gitSha1(("version https://git-lfs.github.com/spec/v1\noid sha256:" + sha256(b)).getBytes(StandardCharsets.UTF_8)) + "\"");
-                    ex.getResponseHeaders().add("Location", endpoint() + "/cdn/" + file);
+                    ex.getResponseHeaders().add("Location", endpoint() + "/cdn/" + file + (commit.equals(COMMIT) ? "" : "?commit=" + commit));
                     ex.sendResponseHeaders(302, -1);
                     ex.close();
                 } else {
@@ -108,8 +149,10 @@ public final class FakeHub implements AutoCloseable {
                     serveBody(ex, file, b, range);
                 }
             } else if (path.startsWith("/cdn/")) {
-                String file = path.substring("/cdn/".length());
-                byte[] b = files.get(file);
+                String file = decode(path.substring("/cdn/".length()));
+                String q = ex.getRequestURI().getRawQuery();
+                Map<String, byte[]> in = commits.get(q != null && q.startsWith("commit=") ? q.substring(7) : COMMIT);
+                byte[] b = in == null ? null : in.get(file);
                 if (b == null) send(ex, 404, new byte[0], null);
                 else serveBody(ex, file, b, range);
             } else {

@@ -13,6 +13,9 @@ public interface DownloadListener {
     /** {@code file} is complete and verified. */
     default void fileDone(String file, long bytes) {}
 
+    /** A revision that was asked for ({@code repo}@{@code revision}) is the snapshot of {@code commit}. */
+    default void revisionResolved(String repo, String revision, String commit) {}
+
     /** A notice worth showing (a resumed or retried transfer). */
     default void downloadNote(String message) {}
 }

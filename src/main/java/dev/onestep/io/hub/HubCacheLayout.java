@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -16,7 +18,7 @@ import java.util.regex.Pattern;
  *   blobs/ETAG                         the content (ETAG = sha256 for LFS files, git sha1 otherwise)
  *   blobs/ETAG.incomplete              a transfer in progress (resumed with an HTTP Range request)
  *   snapshots/COMMIT/unet/config.json  → ../../../blobs/ETAG (relative symlink)
- *   refs/main                          COMMIT
+ *   refs/main                          COMMIT (a branch or tag: refs/v1.0, refs/refs/pr/1 for a pull request)
  * .locks/models--ORG--NAME/ETAG.lock   held (FileChannel.lock) while a process fetches blobs/ETAG
  * </pre>
  * Every write is a rename into place, so concurrent runs (threads or processes) sharing a cache never see a
@@ -53,7 +55,12 @@ public final class HubCacheLayout {
 
     public Path snapshot(String commit) { return repoDir.resolve("snapshots").resolve(commit); }
 
-    public Path ref(String revision) { return repoDir.resolve("refs").resolve(revision); }
+    /** refs/REVISION; a name with '/' (refs/pr/1) is a nested path, as huggingface_hub writes it. */
+    public Path ref(String revision) {
+        Path refs = repoDir.resolve("refs"), r = refs.resolve(revision).normalize();
+        if (!r.startsWith(refs) || r.equals(refs)) throw new IllegalArgumentException("not a revision name: " + revision);
+        return r;
+    }
 
     /** The commit refs/REVISION points to, or null. */
     public String readRef(String revision) throws IOException {
@@ -66,7 +73,7 @@ public final class HubCacheLayout {
     public void writeRef(String revision, String commit) throws IOException {
         Path r = ref(revision);
         Files.createDirectories(r.getParent());
-        Path tmp = Files.createTempFile(r.getParent(), "." + revision, ".tmp"); // own name: another run may write too
+        Path tmp = Files.createTempFile(r.getParent(), "." + r.getFileName(), ".tmp"); // own name: another run may write too
         try {
             Files.writeString(tmp, commit);
             Files.move(tmp, r, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -76,19 +83,31 @@ public final class HubCacheLayout {
     }
 
     /**
-     * The snapshot to use offline: refs/REVISION's, else a REVISION that is itself a cached commit, else the only
-     * snapshot there is; null when none.
+     * The snapshot to use offline: refs/REVISION's, else a REVISION that is itself a cached commit, else (for main
+     * only, e.g. a cache copied without refs/) the only snapshot there is unless another ref claims it; null when none.
      */
     public Path cachedSnapshot(String revision) throws IOException {
         String c = readRef(revision);
         if (c != null && Files.isDirectory(snapshot(c))) return snapshot(c);
-        if (COMMIT.matcher(revision).matches() && Files.isDirectory(snapshot(revision))) return snapshot(revision);
+        if (COMMIT.matcher(revision).matches()) return Files.isDirectory(snapshot(revision)) ? snapshot(revision) : null;
+        if (!revision.equals(Revision.DEFAULT)) return null;
         Path snaps = repoDir.resolve("snapshots");
         if (!Files.isDirectory(snaps)) return null;
         try (var s = Files.list(snaps)) {
             List<Path> all = s.filter(Files::isDirectory).toList();
-            return all.size() == 1 ? all.get(0) : null;
+            return all.size() == 1 && !refCommits().contains(all.get(0).getFileName().toString()) ? all.get(0) : null;
         }
+    }
+
+    /** The commits named by any file under refs/. */
+    private Set<String> refCommits() throws IOException {
+        Path refs = repoDir.resolve("refs");
+        if (!Files.isDirectory(refs)) return Set.of();
+        Set<String> out = new HashSet<>();
+        try (var s = Files.walk(refs)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) out.add(Files.readString(p).strip());
+        }
+        return out;
     }
 
     /**

@@ -21,7 +21,8 @@ import java.util.Map;
  * ({@code GET /api/models/ID/revision/REV}), a file's metadata ({@code HEAD /ID/resolve/REV/PATH}: X-Repo-Commit,
  * X-Linked-Etag or ETag, X-Linked-Size or Content-Length) and its bytes ({@code GET}, optionally from an offset
  * with {@code Range}). Redirects are followed by hand: relative ones always, absolute ones (the CDN for LFS files)
- * only for the GET, and the token is sent to the endpoint's host only.
+ * only for the GET, and the token is sent to the endpoint's host only. A revision goes into the URL as one
+ * percent-encoded segment (refs/pr/1 → refs%2Fpr%2F1), as huggingface_hub's quote(revision, safe="").
  */
 public final class HubClient {
     /** A revision's commit and file names (rfilename). */
@@ -57,7 +58,7 @@ public final class HubClient {
     /** GET {endpoint}/api/models/{id}/revision/{revision}: the commit sha and the list of files. */
     public RepoInfo repoInfo(String id, String revision) throws IOException {
         URI uri = URI.create(config.endpoint() + "/api/models/" + id + "/revision/" + enc(revision));
-        HttpResponse<String> r = send(request(uri, "GET", -1), HttpResponse.BodyHandlers.ofString(), true, id, "");
+        HttpResponse<String> r = send(request(uri, "GET", -1), HttpResponse.BodyHandlers.ofString(), true, id, revision, "");
         Map<String, Object> json;
         try {
             json = Json.parseObject(r.body());
@@ -74,7 +75,7 @@ public final class HubClient {
     /** HEAD {endpoint}/{id}/resolve/{revision}/{path}, following relative redirects only. */
     public FileMeta head(String id, String revision, String path) throws IOException {
         URI uri = fileUri(id, revision, path);
-        HttpResponse<Void> r = send(request(uri, "HEAD", -1), HttpResponse.BodyHandlers.discarding(), false, id, path);
+        HttpResponse<Void> r = send(request(uri, "HEAD", -1), HttpResponse.BodyHandlers.discarding(), false, id, revision, path);
         String commit = header(r, "X-Repo-Commit");
         String etag = header(r, "X-Linked-Etag");
         if (etag == null) etag = header(r, "ETag");
@@ -91,7 +92,7 @@ public final class HubClient {
      * {@link TimedBody.Stalled} (an {@link java.net.http.HttpTimeoutException}) and drops the connection.
      */
     public HttpResponse<InputStream> get(String id, String revision, String path, long from) throws IOException {
-        return send(request(fileUri(id, revision, path), "GET", from, config.downloadTimeout()), TimedBody.handler(config.downloadTimeout()), true, id, path);
+        return send(request(fileUri(id, revision, path), "GET", from, config.downloadTimeout()), TimedBody.handler(config.downloadTimeout()), true, id, revision, path);
     }
 
     private URI fileUri(String id, String revision, String path) {
@@ -115,7 +116,7 @@ public final class HubClient {
     }
 
     private <T> HttpResponse<T> send(HttpRequest req, HttpResponse.BodyHandler<T> body, boolean followAbsolute,
-                                     String id, String path) throws IOException {
+                                     String id, String revision, String path) throws IOException {
         HttpRequest current = req;
         for (int hop = 0; ; hop++) {
             HttpResponse<T> r;
@@ -141,14 +142,18 @@ public final class HubClient {
             }
             if (s >= 400) {
                 closeBody(r);
-                throw new HubException(statusMessage(s, id, path, current.uri()));
+                throw new HubException(statusMessage(s, header(r, "X-Error-Code"), id, revision, path, current.uri()));
             }
             return r;
         }
     }
 
-    private String statusMessage(int s, String id, String path, URI uri) {
+    private String statusMessage(int s, String errorCode, String id, String revision, String path, URI uri) {
         String what = path.isEmpty() ? "model " + id : id + "/" + path;
+        // the hub names the failure in X-Error-Code, as huggingface_hub's hf_raise_for_status reads it
+        if ("RevisionNotFound".equals(errorCode))
+            return "model " + id + " has no revision '" + revision + "' on " + config.endpoint() + " (HTTP " + s + ", Revision Not Found); "
+                    + "check the branch, tag or commit name (a commit must be the full 40-character hash)";
         return switch (s) {
             case 401, 403 -> what + ": access denied (HTTP " + s + ") by " + uri.getHost()
                     + (config.token() == null ? "; for a gated or private model set HF_TOKEN to an access token" : "; check that HF_TOKEN grants access");

@@ -14,14 +14,17 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Turns a hub id into a local diffusers folder: a complete snapshot already in the cache is used without any
- * network access (so a second run, or an offline machine, needs none); otherwise, unless HF_HUB_OFFLINE is set,
- * the files inference needs ({@link FileSelection}) are downloaded into the shared cache ({@link HubCacheLayout},
- * {@link Download}) and refs/main is pointed at the commit once everything is in place. Only revision "main".
+ * Turns a hub id and a revision into a local diffusers folder: a complete snapshot already in the cache is used
+ * without any network access (so a second run, or an offline machine, needs none); otherwise, unless HF_HUB_OFFLINE
+ * is set, the files inference needs ({@link FileSelection}) are downloaded into the shared cache
+ * ({@link HubCacheLayout}, {@link Download}) and refs/REVISION is pointed at the commit once everything is in place.
+ *
+ * <p>Revisions ({@link Revision}) as huggingface_hub's snapshot_download takes them: a branch or tag is found in the
+ * cache through refs/NAME and otherwise resolved to a commit by {@code GET /api/models/ID/revision/NAME}; a full
+ * commit hash is snapshots/COMMIT, and no ref is written for it. Like main, a cached branch is not re-checked
+ * against the hub once its snapshot is complete.
  */
 public final class HubResolver {
-    private static final String REVISION = "main";
-
     private final HubConfig config;
     private final DownloadListener listener;
 
@@ -30,69 +33,102 @@ public final class HubResolver {
         this.listener = listener == null ? DownloadListener.NONE : listener;
     }
 
-    /** The snapshot folder for {@code id}, downloading what is missing when allowed. */
+    /** The snapshot folder for revision main of {@code id}, downloading what is missing when allowed. */
     public Path resolve(String id, String variant) {
-        HubCacheLayout layout = new HubCacheLayout(config.cacheDir(), id);
+        return resolve(id, null, variant);
+    }
+
+    /**
+     * The snapshot folder for {@code revision} (null = main) of {@code id}, downloading what is missing when allowed.
+     * The commit of a revision that was given (even "main") is reported through
+     * {@link DownloadListener#revisionResolved}.
+     */
+    public Path resolve(String id, String revision, String variant) {
+        Revision rev;
+        try {
+            rev = Revision.of(id, revision);
+        } catch (IllegalArgumentException e) {
+            throw new HubException(e.getMessage());
+        }
+        Path snapshot = resolve(new HubCacheLayout(config.cacheDir(), id), rev, variant);
+        if (revision != null) listener.revisionResolved(id, rev.name(), snapshot.getFileName().toString());
+        return snapshot;
+    }
+
+    private Path resolve(HubCacheLayout layout, Revision rev, String variant) {
+        String id = layout.id();
         Path cached;
         try {
-            cached = layout.cachedSnapshot(REVISION);
+            cached = layout.cachedSnapshot(rev.name());
         } catch (IOException e) {
             throw new HubException(layout.repoDir() + ": unreadable Hugging Face cache entry: " + e.getMessage(), e);
         }
         if (cached != null && isComplete(cached, variant)) return cached;
         if (config.offline()) {
             if (cached != null) return cached; // let the model folder say precisely what is missing
-            throw new HubException(notCached(id, "HF_HUB_OFFLINE is set, so nothing is downloaded"));
+            throw new HubException(notCached(layout, rev, "HF_HUB_OFFLINE is set, so nothing is downloaded"));
         }
         try {
-            return download(layout, variant);
+            return download(layout, rev, variant);
         } catch (IOException e) {
-            if (!isNetworkFailure(e)) throw new HubException(id + ": download failed: " + e.getMessage(), e);
+            if (!isNetworkFailure(e)) throw new HubException(label(id, rev) + ": download failed: " + e.getMessage(), e);
             if (cached != null) {
                 listener.downloadNote("cannot reach " + config.endpoint() + " (" + e + "); using the cached snapshot " + cached);
                 return cached;
             }
-            throw new HubException(notCached(id, "the hub at " + config.endpoint() + " cannot be reached (" + e + ")"), e);
+            throw new HubException(notCached(layout, rev, "the hub at " + config.endpoint() + " cannot be reached (" + e + ")"), e);
         }
     }
 
-    private Path download(HubCacheLayout layout, String variant) throws IOException {
+    private Path download(HubCacheLayout layout, Revision rev, String variant) throws IOException {
         String id = layout.id();
         HubClient client = new HubClient(config);
-        HubClient.RepoInfo info = client.repoInfo(id, REVISION);
+        HubClient.RepoInfo info = client.repoInfo(id, rev.name());
         if (FileSelection.weightsFile(Set.copyOf(info.files()), "unet", variant) == null)
-            throw new HubException(id + " has no UNet weights (unet/diffusion_pytorch_model*.safetensors) among its "
+            throw new HubException(label(id, rev) + " has no UNet weights (unet/diffusion_pytorch_model*.safetensors) among its "
                     + info.files().size() + " files; OneStep needs a diffusers checkpoint in safetensors format");
         String commit = info.sha();
+        if (rev.isCommit()) {
+            if (commit != null && !commit.equals(rev.name()))
+                throw new IOException("the hub answered commit " + commit + " for commit " + rev);
+            commit = rev.name();
+        }
         // small files first: their shard indexes say which weight files to fetch, so the total is known up front
-        commit = fetchAll(client, layout, commit, FileSelection.smallFiles(info.files(), variant), false);
+        commit = fetchAll(client, layout, rev, commit, FileSelection.smallFiles(info.files(), variant), false);
         Path snapshot = layout.snapshot(commit);
-        commit = fetchAll(client, layout, commit, FileSelection.weightFiles(info.files(), variant, snapshot), true);
-        layout.writeRef(REVISION, commit);
+        commit = fetchAll(client, layout, rev, commit, FileSelection.weightFiles(info.files(), variant, snapshot), true);
+        // the ref comes last: a ref always names a complete snapshot; a commit needs none (huggingface_hub writes none)
+        if (!rev.isCommit()) layout.writeRef(rev.name(), commit);
         return layout.snapshot(commit);
     }
 
     /** Fetches and links every file not yet in the snapshot; returns the commit (from the listing or X-Repo-Commit). */
-    private String fetchAll(HubClient client, HubCacheLayout layout, String commit, List<String> files, boolean announce) throws IOException {
+    private String fetchAll(HubClient client, HubCacheLayout layout, Revision rev, String commit, List<String> files,
+                            boolean announce) throws IOException {
         List<String> todo = new ArrayList<>();
         for (String f : files) if (commit == null || !Files.isRegularFile(layout.snapshot(commit).resolve(f))) todo.add(f);
         if (todo.isEmpty()) return commit;
         List<HubClient.FileMeta> metas = new ArrayList<>();
         long total = 0;
         for (String f : todo) {
-            HubClient.FileMeta m = client.head(layout.id(), commit != null ? commit : REVISION, f);
+            HubClient.FileMeta m = client.head(layout.id(), commit != null ? commit : rev.name(), f);
             if (commit == null) commit = m.commit();
             if (commit == null) throw new IOException(layout.id() + ": the hub named no commit (no sha, no X-Repo-Commit)");
             metas.add(m);
             total = total < 0 || m.size() < 0 ? -1 : total + m.size();
         }
-        if (announce) listener.downloadStarted(layout.id(), todo.size(), total);
+        if (announce) listener.downloadStarted(label(layout.id(), rev), todo.size(), total);
         for (int i = 0; i < todo.size(); i++) {
             HubClient.FileMeta m = metas.get(i);
             Download.fetch(client, layout, commit, todo.get(i), m, listener);
             layout.link(commit, todo.get(i), m.etag());
         }
         return commit;
+    }
+
+    /** ID for main, ID@REVISION for any other revision. */
+    private static String label(String id, Revision rev) {
+        return rev.isDefault() ? id : id + "@" + rev;
     }
 
     /** Whether a snapshot has configs and weights (every shard included) for the three networks in the variant. */
@@ -129,13 +165,33 @@ public final class HubResolver {
         return false;
     }
 
-    /** The one message for a model that is neither cached nor downloadable: what to fetch and where to put it. */
-    private String notCached(String id, String why) {
+    /** The one message for a model that is neither cached nor downloadable: what is missing, what to fetch, where to put it. */
+    private String notCached(HubCacheLayout layout, Revision rev, String why) {
+        String id = layout.id();
         String folder = "models--" + id.replace("/", "--");
-        return "model " + id + " is not in the Hugging Face cache (" + config.cacheDir() + ") and " + why + ". "
-                + "On a machine with network access run `huggingface-cli download " + id + " --exclude '*.bin' '*.ckpt'` "
-                + "(or `hf download " + id + "`), then copy its cache folder " + folder + " into " + config.cacheDir()
-                + " (or point HF_HOME / HF_HUB_CACHE at the cache that holds it); or download the repository's files and pass "
-                + "--model with that local diffusers folder.";
+        if (rev.isDefault())
+            return "model " + id + " is not in the Hugging Face cache (" + config.cacheDir() + ") and " + why + ". "
+                    + "On a machine with network access run `huggingface-cli download " + id + " --exclude '*.bin' '*.ckpt'` "
+                    + "(or `hf download " + id + "`), then copy its cache folder " + folder + " into " + config.cacheDir()
+                    + " (or point HF_HOME / HF_HUB_CACHE at the cache that holds it); or download the repository's files and pass "
+                    + "--model with that local diffusers folder.";
+        String missing;
+        if (rev.isCommit()) {
+            missing = "there is no snapshot " + layout.snapshot(rev.name());
+        } else {
+            String c;
+            try {
+                c = layout.readRef(rev.name());
+            } catch (IOException e) {
+                c = null;
+            }
+            missing = c == null ? "there is no ref " + layout.ref(rev.name())
+                    : "ref " + layout.ref(rev.name()) + " names commit " + c + ", but there is no snapshot " + layout.snapshot(c);
+        }
+        return "revision '" + rev + "' of model " + id + " is not in the Hugging Face cache (" + config.cacheDir() + "): " + missing
+                + "; and " + why + ". On a machine with network access run `huggingface-cli download " + id + " --revision " + rev
+                + " --exclude '*.bin' '*.ckpt'`, then copy its cache folder " + folder + " into " + config.cacheDir()
+                + " (or point HF_HOME / HF_HUB_CACHE at the cache that holds it); or download the repository's files at that "
+                + "revision and pass --model with that local diffusers folder.";
     }
 }
