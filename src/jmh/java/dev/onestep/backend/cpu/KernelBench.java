@@ -84,11 +84,11 @@ public class KernelBench {
 
     /**
      * 3×3 same-padded convolutions at VAE and UNet shapes ("H×W×Cin>Cout"), F16 weights; 2·H·W·9·Cin·Cout FLOP:
-     * 384x512x3>128 (the VAE's first conv) 1.4, 384x512x128>128 58.0, 192x256x256>256 58.0, 96x128x512>512 58.0, 48x64x320>320 5.7, 12x16x1280>1280 5.7 GFLOP.
+     * 384x512x3>128 (the VAE encoder's conv_in) 1.4, 384x512x128>3 (the decoder's conv_out) 1.4, 384x512x128>128 58.0, 192x256x256>256 58.0, 96x128x512>512 58.0, 48x64x320>320 5.7, 12x16x1280>1280 5.7 GFLOP.
      */
     @State(Scope.Benchmark)
     public static class ConvState {
-        @Param({"384x512x3>128", "384x512x128>128", "192x256x256>256", "96x128x512>512", "48x64x320>320", "12x16x1280>1280"})
+        @Param({"384x512x3>128", "384x512x128>3", "384x512x128>128", "192x256x256>256", "96x128x512>512", "48x64x320>320", "12x16x1280>1280"})
         public String conv;
         CpuBackend b;
         Tensor x;

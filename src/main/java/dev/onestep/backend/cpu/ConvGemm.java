@@ -11,7 +11,8 @@ import java.util.List;
 /**
  * NHWC convolution as an implicit GEMM: row m = output pixel (n, oy, ox), column k = (ky, kx, ci), matching
  * the packed weights' K order [kh·kw·I]. A blocks are gathered straight from the input into the GEMM's per-thread
- * buffer, one contiguous channel run per (pixel, tap), zeros where the tap falls in the padding.
+ * buffer, one contiguous channel run per (pixel, tap), zeros where the tap falls in the padding. Convolutions with a
+ * short K (few input channels) or few output channels are handed to {@link ConvDirect}.
  */
 final class ConvGemm {
     private ConvGemm() {}
@@ -60,6 +61,15 @@ final class ConvGemm {
         int m = n * oh * ow;
         boolean mapped = rowMap != null;
         int srcH = mapped ? rowMap[h - 1] + 1 : h, srcW = mapped ? colMap[w - 1] + 1 : w;
+        // shapes a 12 × 32 GEMM tile serves badly: a few output channels (padded to 32) or a very short K
+        if (ConvDirect.fewOutputs(weights.n, ci, m, kh * kw * ci)) {
+            ConvDirect.fewOutputs(x, n, h, w, ci, rowMap, colMap, kh, kw, stride, pad, weights, y, oh, ow, vector);
+            return;
+        }
+        if (ConvDirect.fewInputs(kh * kw * ci)) {
+            ConvDirect.fewInputs(x, n, h, w, ci, rowMap, colMap, kh, kw, stride, pad, weights, y, oh, ow, vector);
+            return;
+        }
         if (!mapped && kh == 1 && kw == 1 && stride == 1 && pad.equals(Padding.NONE)) {
             Gemm.run(m, weights, Gemm.matrix(x, ci), Gemm.uniformKBlocks(ci), y, vector);
             return;

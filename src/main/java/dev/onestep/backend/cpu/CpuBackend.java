@@ -16,7 +16,8 @@ import java.lang.foreign.MemorySegment;
  * The fast CPU backend: Vector API kernels on every core, F32 host tensors.
  *
  * <p>Linear layers and convolutions run on one packed GEMM ({@link Gemm}; convolutions as implicit GEMM,
- * {@link ConvGemm}, with nearest up-sampling fusable into the patch gather); weights stay in the checkpoint's dtype
+ * {@link ConvGemm}, with nearest up-sampling fusable into the patch gather; a short K or a few output channels go to the
+ * direct kernels of {@link ConvDirect}); weights stay in the checkpoint's dtype
  * (F16/BF16 packed at half the memory, widened per panel slice in the GEMM). Long non-causal attention runs as two
  * GEMMs per query block ({@link AttentionGemm}), the rest tiled with an online softmax ({@link FlashAttention}); norms
  * are two-pass ({@link Norms}). Op outputs come from a {@link BufferPool} that reuses freed activations by size, so

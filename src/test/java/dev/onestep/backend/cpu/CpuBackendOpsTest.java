@@ -99,7 +99,25 @@ class CpuBackendOpsTest {
                 new ConvCase(2, 3, 2, 3, 20, 3, 1, Padding.same(1)),
                 new ConvCase(1, 9, 8, 3, 40, 5, 1, Padding.same(2)),
                 new ConvCase(1, 13, 40, 3, 128, 3, 1, Padding.same(1)),
-                new ConvCase(1, 7, 9, 50, 33, 3, 1, Padding.same(1)));    // 5 + 4 taps per K block: runs cut mid-row
+                new ConvCase(1, 7, 9, 50, 33, 3, 1, Padding.same(1)),     // 5 + 4 taps per K block: runs cut mid-row
+                // ConvDirect, few inputs (K ≤ 64): C_in 1/3/4, C_out 1/3/5/40/64, strips of 12 with a shifted last one,
+                // images narrower than a strip, stride 2, the downsample's asymmetric padding, 1×1
+                new ConvCase(1, 5, 29, 1, 5, 3, 1, Padding.same(1)),
+                new ConvCase(2, 6, 13, 3, 1, 3, 1, Padding.same(1)),
+                new ConvCase(1, 9, 26, 3, 64, 3, 2, Padding.same(1)),
+                new ConvCase(1, 8, 31, 4, 3, 3, 2, Padding.BOTTOM_RIGHT),
+                new ConvCase(1, 4, 5, 4, 40, 3, 1, new Padding(2, 0, 1, 3)),
+                new ConvCase(1, 3, 17, 4, 5, 1, 1, Padding.NONE),
+                new ConvCase(1, 11, 7, 7, 9, 3, 1, Padding.same(1)),      // K = 63
+                // few outputs (C_out ≤ 8): small, so on the GEMM (ConvDirect.fewOutputs is tested directly below)
+                new ConvCase(1, 6, 13, 16, 3, 3, 1, Padding.same(1)),
+                new ConvCase(2, 5, 11, 17, 1, 3, 1, Padding.same(1)),
+                new ConvCase(1, 7, 19, 40, 5, 3, 2, Padding.same(1)),
+                new ConvCase(1, 8, 15, 32, 8, 3, 2, Padding.BOTTOM_RIGHT),
+                new ConvCase(1, 5, 9, 48, 7, 3, 1, new Padding(0, 2, 3, 1)),
+                new ConvCase(1, 2, 2, 20, 3, 3, 1, Padding.same(1)),
+                new ConvCase(1, 9, 10, 64, 4, 5, 1, Padding.same(2)),
+                new ConvCase(1, 3, 14, 24, 2, 1, 1, Padding.NONE));
         for (ConvCase c : cases) {
             Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
             int kk = c.k * c.k * c.ci;
@@ -156,6 +174,57 @@ class CpuBackendOpsTest {
         }
     }
 
+    /**
+     * ConvDirect.fewOutputs called directly: CpuBackend routes convs to it only when switched on
+     * ({@code onestep.cpu.convFewOutputs}) and for ≥ 2^25 pixels × K, so the shapes here would otherwise take the GEMM. The last case
+     * reads its input through nearest up-sampling maps (the fused upsample + conv).
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void convDirectFewOutputs(boolean vector) {
+        CpuBackend b = cpu(vector);
+        Random r = new Random(16);
+        List<ConvCase> cases = List.of(
+                new ConvCase(1, 6, 13, 16, 3, 3, 1, Padding.same(1)),
+                new ConvCase(2, 5, 11, 17, 1, 3, 1, Padding.same(1)),
+                new ConvCase(1, 7, 19, 40, 5, 3, 2, Padding.same(1)),
+                new ConvCase(1, 8, 15, 32, 8, 3, 2, Padding.BOTTOM_RIGHT),
+                new ConvCase(1, 5, 9, 48, 7, 3, 1, new Padding(0, 2, 3, 1)),
+                new ConvCase(1, 2, 2, 20, 3, 3, 1, Padding.same(1)),
+                new ConvCase(1, 9, 10, 64, 4, 5, 1, Padding.same(2)),
+                new ConvCase(1, 3, 14, 24, 2, 1, 1, Padding.NONE),
+                new ConvCase(1, 4, 21, 128, 3, 3, 1, Padding.same(1)),    // the decoder's conv_out, narrow
+                new ConvCase(1, 4, 9, 32, 3, 3, 1, Padding.same(1)));     // up-sampled to 8×18 below
+        for (int i = 0; i < cases.size(); i++) {
+            ConvCase c = cases.get(i);
+            boolean up = i == cases.size() - 1;
+            int h = up ? 2 * c.h : c.h, w = up ? 2 * c.w : c.w;
+            Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
+            int kk = c.k * c.k * c.ci;
+            float ws = (float) (1 / Math.sqrt(kk));
+            Tensor wt = uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), bias = uniform(r, -1, 1, c.co);
+            CpuBackend.ConvW wc = (CpuBackend.ConvW) b.prepareConv2d(wt, bias);
+            int oh = c.pad.outSize(h, c.k, c.stride, true), ow = c.pad.outSize(w, c.k, c.stride, false);
+            int[] rows = null, cols = null;
+            if (up) {
+                rows = new int[h];
+                cols = new int[w];
+                for (int j = 0; j < h; j++) rows[j] = CpuMath.nearestSource(j, c.h, h);
+                for (int j = 0; j < w; j++) cols[j] = CpuMath.nearestSource(j, c.w, w);
+            }
+            Tensor got = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
+            ConvDirect.fewOutputs(x.data(), c.n, h, w, c.ci, rows, cols, c.k, c.k, c.stride, c.pad, wc.packed, got.data(), oh, ow, vector);
+            Tensor xin = up ? REF.upsampleNearest(x, h, w) : x;
+            Tensor want = REF.conv2d(xin, REF.prepareConv2d(wt, bias), c.stride, c.pad);
+            Compare.assertShape("ConvDirect.fewOutputs " + c, want.shape(), got.shape());
+            Compare.assertClose("ConvDirect.fewOutputs " + mode(vector) + " " + c + (up ? " up-sampled" : ""), want.toFloatArray(),
+                    got.toFloatArray(), 2e-6 * Math.sqrt(kk), 1e-5);
+            close(x, wt, bias, got, want);
+            if (up) xin.close();
+            wc.close();
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void upsampleNearestConv2dFused(boolean vector) {
@@ -163,7 +232,9 @@ class CpuBackendOpsTest {
         Random r = new Random(15);
         int[][] cases = { // n, h, w, ci, co, outH, outW, k
                 {1, 3, 4, 5, 7, 6, 8, 3}, {2, 5, 3, 17, 33, 10, 6, 3}, {1, 4, 5, 300, 9, 7, 11, 3}, {1, 1, 1, 3, 4, 2, 2, 3},
-                {1, 3, 3, 8, 5, 6, 6, 1}};
+                {1, 3, 3, 8, 5, 6, 6, 1},
+                {1, 4, 9, 3, 40, 8, 18, 3}, {1, 5, 6, 3, 2, 9, 12, 3},     // ConvDirect, few inputs
+                {1, 4, 9, 32, 3, 8, 18, 3}, {1, 3, 5, 20, 5, 7, 11, 3}};  // few outputs (small: GEMM)
         for (int[] c : cases) {
             Tensor x = uniform(r, -1, 1, c[0], c[1], c[2], c[3]);
             int kk = c[7] * c[7] * c[3];
@@ -190,6 +261,16 @@ class CpuBackendOpsTest {
             float[] viaHalf = b.conv2d(x, b.prepareConv2d(wh, bh), 1, Padding.same(1)).toFloatArray();
             float[] byHand = b.conv2d(x, b.prepareConv2d(wh.toF32(), bh.toF32()), 1, Padding.same(1)).toFloatArray();
             Compare.assertClose("conv2d " + dt + " weights", byHand, viaHalf, 0);
+            // few inputs (3 → 33, ConvDirect) and few outputs (33 → 3), against the reference too
+            for (int[] io : new int[][] {{3, 33}, {33, 3}}) {
+                Tensor dw = OpTestSupport.narrow(uniform(r, -0.3f, 0.3f, io[1], io[0], 3, 3), dt), db = OpTestSupport.narrow(uniform(r, -1, 1, io[1]), dt);
+                Tensor dx = uniform(r, -1, 1, 1, 6, 15, io[0]);
+                float[] dHalf = b.conv2d(dx, b.prepareConv2d(dw, db), 2, Padding.BOTTOM_RIGHT).toFloatArray();
+                float[] dHand = b.conv2d(dx, b.prepareConv2d(dw.toF32(), db.toF32()), 2, Padding.BOTTOM_RIGHT).toFloatArray();
+                Compare.assertClose("conv2d " + dt + " weights " + io[0] + "->" + io[1], dHand, dHalf, 0);
+                float[] dRef = REF.conv2d(dx, REF.prepareConv2d(dw, db), 2, Padding.BOTTOM_RIGHT).toFloatArray();
+                Compare.assertClose("conv2d " + dt + " weights " + io[0] + "->" + io[1] + " vs reference", dRef, dHalf, 2e-6 * Math.sqrt(9 * io[0]), 1e-5);
+            }
 
             Tensor lw = uniform(r, -0.2f, 0.2f, 65, 33), lb = uniform(r, -1, 1, 65);
             Tensor lx = uniform(r, -1, 1, 7, 33);
