@@ -10,13 +10,13 @@
 //
 // CUDA cores, the simple, correct version:
 //   grid (ceil(Lq / (WARPS·R)), N·heads), block WARPS·32 threads; each warp owns R query rows.
-//   Per key tile of 32 keys, the block stages K [32][ks] and V [32][dv] in shared memory as float
-//   (ks = d | 1: an odd row stride so lane j reading row j hits 32 different banks).
+//   Per key tile of 32 keys, the block stages K [32][ks] and V [32][dv] in shared memory in the storage type T
+//   (ks = d | 1: an odd row stride so lane j reading row j hits different banks).
 //   Lane j computes the score of key j against the warp's query row (q row broadcast from shared memory);
 //   warp max/sum give the online-softmax update; then every lane accumulates its output channels
 //   c = lane + 32·t over the 32 keys, p_j broadcast by shuffle.
 // Two instantiations by value head size: dv ≤ 64 (UNet, CLIP: DVC = 2, R = 4) and dv ≤ 512 (VAE mid-block
-// attention: DVC = 16, R = 2). Shared memory, 4·(32·ks + 32·dv + WARPS·R·d) bytes, is dynamic; above 48 KB the
+// attention: DVC = 16, R = 2). Shared memory, sizeof(T)·(32·ks + 32·dv) + 4·WARPS·R·d bytes, is dynamic; above 48 KB the
 // host raises the function's limit (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES). CudaBackend.attentionSmem
 // mirrors this formula.
 #include "common.cuh"
@@ -29,9 +29,11 @@ __device__ void attention_impl(const T* __restrict__ q, const T* __restrict__ k,
                                int Lq, int Lk, int heads, int d, int dv, float scale, int causal) {
     DYNAMIC_SHARED(float, smem);
     const int ks = d | 1;
-    float* Ks = smem;                  // [ATT_BC][ks]
-    float* Vs = Ks + ATT_BC * ks;      // [ATT_BC][dv]
-    float* Qs = Vs + ATT_BC * dv;      // [ATT_WARPS·R][d]
+    // K and V tiles in the storage type (exact: they are T in memory), so fp16/bf16 need half the bytes and the
+    // d = 512 fallback fits the 99 KB of sm_86/89; 32·(ks + dv) elements of 2 or 4 bytes keep Qs 4-byte aligned
+    T* Ks = reinterpret_cast<T*>(smem);            // [ATT_BC][ks]
+    T* Vs = Ks + ATT_BC * ks;                      // [ATT_BC][dv]
+    float* Qs = reinterpret_cast<float*>(Vs + ATT_BC * dv); // [ATT_WARPS·R][d]
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int b = blockIdx.y / heads, h = blockIdx.y % heads;
@@ -59,11 +61,11 @@ __device__ void attention_impl(const T* __restrict__ q, const T* __restrict__ k,
         __syncthreads(); // the previous tile is consumed (first iteration: Qs is written)
         for (int idx = threadIdx.x; idx < ATT_BC * d; idx += blockDim.x) {
             int j = idx / d, c = idx % d, kj = k0 + j;
-            Ks[j * ks + c] = kj < Lk ? ld(k, ((i64)b * Lk + kj) * qc + (i64)h * d + c) : 0.0f;
+            st(Ks, (i64)j * ks + c, kj < Lk ? ld(k, ((i64)b * Lk + kj) * qc + (i64)h * d + c) : 0.0f);
         }
         for (int idx = threadIdx.x; idx < ATT_BC * dv; idx += blockDim.x) {
             int j = idx / dv, c = idx % dv, kj = k0 + j;
-            Vs[idx] = kj < Lk ? ld(v, ((i64)b * Lk + kj) * vc + (i64)h * dv + c) : 0.0f;
+            st(Vs, idx, kj < Lk ? ld(v, ((i64)b * Lk + kj) * vc + (i64)h * dv + c) : 0.0f);
         }
         __syncthreads();
 
@@ -73,9 +75,9 @@ __device__ void attention_impl(const T* __restrict__ q, const T* __restrict__ k,
             const int qr = warp * R + r, i = q0 + qr;
             if (i >= Lq) continue; // warp-uniform
             const float* qrow = Qs + qr * d;
-            const float* krow = Ks + lane * ks;
+            const T* krow = Ks + lane * ks;
             float s = 0.0f;
-            for (int c = 0; c < d; c++) s = fmaf(qrow[c], krow[c], s);
+            for (int c = 0; c < d; c++) s = fmaf(qrow[c], ld(krow, c), s);
             s *= scale;
             const bool valid = kj < Lk && !(causal && kj > i);
             if (!valid) s = -INFINITY;
@@ -89,11 +91,11 @@ __device__ void attention_impl(const T* __restrict__ q, const T* __restrict__ k,
             for (int t = 0; t < DVC; t++) acc[r][t] *= corr;
             for (int j = 0; j < ATT_BC; j++) {
                 const float pj = __shfl_sync(FULL_MASK, p, j);
-                const float* vrow = Vs + j * dv;
+                const T* vrow = Vs + j * dv;
 #pragma unroll
                 for (int t = 0; t < DVC; t++) {
                     const int c = lane + 32 * t;
-                    if (c < dv) acc[r][t] = fmaf(pj, vrow[c], acc[r][t]);
+                    if (c < dv) acc[r][t] = fmaf(pj, ld(vrow, c), acc[r][t]);
                 }
             }
         }

@@ -22,7 +22,12 @@
 namespace {
 
 const char* DEVICE_NAME = "OneStep CUDA emulator (CPU)";
-const int CC_MAJOR = 9, CC_MINOR = 0, SMS = 4, SHARED_OPTIN = 232448, DEFAULT_DYNAMIC_SHARED = 48 * 1024;
+const int CC_MAJOR = 9, CC_MINOR = 0, SMS = 4, DEFAULT_DYNAMIC_SHARED = 48 * 1024;
+// per-block opt-in shared memory: an H100's 227 KB; ONESTEP_CUDAEMU_SMEM_OPTIN=101376 imitates an sm_86/89 (99 KB)
+const int SHARED_OPTIN = [] {
+    const char* e = std::getenv("ONESTEP_CUDAEMU_SMEM_OPTIN");
+    return e && *e ? std::atoi(e) : 232448;
+}();
 
 std::mutex mu;
 bool initialised = false;

@@ -700,9 +700,13 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- attention
 
-    /** Dynamic shared memory of attention_dv{64,512}: must match kernels/attention.cu. */
-    static int attentionSmem(int d, int dv, int rowsPerBlock) {
-        return 4 * (32 * (d | 1) + 32 * dv + rowsPerBlock * d);
+    /**
+     * Dynamic shared memory of attention_dv{64,512}: must match kernels/attention.cu. K/V tiles in the storage type
+     * ({@code elemBytes}), the block's query rows in fp32. d = dv = 512 with 8 rows: 147,584 B in fp32, 81,984 B in
+     * fp16/bf16 (fits the 99 KB opt-in of sm_86/89, where attention_tc512's 160 KB does not).
+     */
+    static int attentionSmem(int d, int dv, int rowsPerBlock, int elemBytes) {
+        return elemBytes * (32 * (d | 1) + 32 * dv) + 4 * rowsPerBlock * d;
     }
 
     /**
@@ -748,10 +752,12 @@ public final class CudaBackend implements Backend {
                 throw new UnsupportedOperationException("attention: value head size " + dv + " > 512 is not supported by the CUDA kernel");
             }
             threads = 128;
-            smem = attentionSmem(d, dv, rowsPerBlock);
+            smem = attentionSmem(d, dv, rowsPerBlock, elem);
         }
+        boolean halfFits = dtype == DType.F32 && attentionSmem(d, dv, rowsPerBlock, 2) <= driver.maxSharedOptin;
         require(smem <= driver.maxSharedOptin, "attention", "head sizes d=" + d + ", dv=" + dv + " need " + smem
-                + " bytes of shared memory, the GPU allows " + driver.maxSharedOptin + "; q", q.shape());
+                + " bytes of shared memory in " + dtype + ", the GPU allows " + driver.maxSharedOptin
+                + (halfFits ? " (--dtype bf16 or fp16 fits)" : "") + "; q", q.shape());
         require((long) n * heads <= 65535, "attention", "batch·heads over 65535:", q.shape());
         CudaDriver.Kernel kern = driver.kernel("attention", variant + sfx);
         if (smem > 48 * 1024 && sharedSet.getOrDefault(kern.name(), 0) < smem) {

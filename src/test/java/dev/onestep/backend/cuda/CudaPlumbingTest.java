@@ -68,9 +68,12 @@ class CudaPlumbingTest {
 
     @Test
     void attentionSharedMemoryFitsTheGpusForTheSd2HeadSizes() {
-        assertEquals(4 * (32 * 65 + 32 * 64 + 16 * 64), CudaBackend.attentionSmem(64, 64, 16));
-        assertTrue(CudaBackend.attentionSmem(64, 64, 16) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
-        assertTrue(CudaBackend.attentionSmem(512, 512, 8) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
+        assertEquals(4 * (32 * 65 + 32 * 64 + 16 * 64), CudaBackend.attentionSmem(64, 64, 16, 4));
+        assertEquals(2 * (32 * 65 + 32 * 64) + 4 * 16 * 64, CudaBackend.attentionSmem(64, 64, 16, 2));
+        assertTrue(CudaBackend.attentionSmem(64, 64, 16, 4) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
+        assertTrue(CudaBackend.attentionSmem(512, 512, 8, 4) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
+        // sm_86/sm_89 (RTX 30xx/40xx, L4, L40) allow 99 KB per block: the 16-bit CUDA-core fallback must fit there
+        assertTrue(CudaBackend.attentionSmem(512, 512, 8, 2) <= 99 * 1024, "16-bit VAE head fits an sm_86/89's opt-in limit");
         // tensor-core kernels (fp16/bf16): the formula in kernels/attention.cu, worked out there for both head sizes
         assertEquals(45_840, CudaBackend.attentionTcSmem(64, 64));
         assertEquals(160_528, CudaBackend.attentionTcSmem(512, 512));

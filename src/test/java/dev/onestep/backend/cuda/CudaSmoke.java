@@ -271,7 +271,7 @@ public final class CudaSmoke {
                  Tensor want = ref.attention(q, k, v, 1, scale, false)) {
                 float d = maxAbsDiff(got.toFloatArray(), want.toFloatArray());
                 check(d < 1e-4f, "attention d=512 max |diff| " + d);
-                System.out.println("   attention d=dv=512 (smem " + CudaBackend.attentionSmem(512, 512, 8) + " B): max |diff| " + d);
+                System.out.println("   attention d=dv=512 (smem " + CudaBackend.attentionSmem(512, 512, 8, 4) + " B): max |diff| " + d);
             }
             Tensor gx = CudaTestSupport.uniform(r, -2, 2, 2, 7, 9, 64);
             Tensor gamma = CudaTestSupport.uniform(r, 0.5f, 1.5f, 64), beta = CudaTestSupport.uniform(r, -0.5f, 0.5f, 64);
