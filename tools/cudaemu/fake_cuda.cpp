@@ -363,36 +363,39 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
     return CUDA_SUCCESS;
 }
 
+// The codes this fake returns: name and description, as the real driver's cuGetErrorName / cuGetErrorString.
+struct ErrorText {
+    CUresult code;
+    const char* name;
+    const char* text;
+};
+const ErrorText ERRORS[] = {
+    {CUDA_SUCCESS, "CUDA_SUCCESS", "no error"},
+    {CUDA_ERROR_INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE", "invalid argument"},
+    {CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory"},
+    {CUDA_ERROR_NOT_INITIALIZED, "CUDA_ERROR_NOT_INITIALIZED", "initialization error"},
+    {CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context"},
+    {CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
+    {CUDA_ERROR_LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
+    {CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"},
+    {CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE", "device kernel image is invalid"},
+    {CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal"},
+};
+
+static const ErrorText* error_text(CUresult e) {
+    for (const ErrorText& t : ERRORS)
+        if (t.code == e) return &t;
+    return nullptr;
+}
+
 CUresult cuGetErrorName(CUresult e, const char** s) {
-    switch (e) {
-        case CUDA_SUCCESS: *s = "CUDA_SUCCESS"; break;
-        case CUDA_ERROR_INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; break;
-        case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
-        case CUDA_ERROR_NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; break;
-        case CUDA_ERROR_INVALID_CONTEXT: *s = "CUDA_ERROR_INVALID_CONTEXT"; break;
-        case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
-        case CUDA_ERROR_LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; break;
-        case CUDA_ERROR_INVALID_HANDLE: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
-        case CUDA_ERROR_INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
-        case CUDA_ERROR_INVALID_DEVICE: *s = "CUDA_ERROR_INVALID_DEVICE"; break;
-        default: *s = nullptr; return CUDA_ERROR_INVALID_VALUE;
-    }
-    return CUDA_SUCCESS;
+    const ErrorText* t = error_text(e);
+    *s = t ? t->name : nullptr;
+    return t ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult cuGetErrorString(CUresult e, const char** s) {
-    switch (e) {
-        case CUDA_SUCCESS: *s = "no error"; break;
-        case CUDA_ERROR_INVALID_VALUE: *s = "invalid argument"; break;
-        case CUDA_ERROR_OUT_OF_MEMORY: *s = "out of memory"; break;
-        case CUDA_ERROR_NOT_INITIALIZED: *s = "initialization error"; break;
-        case CUDA_ERROR_INVALID_CONTEXT: *s = "invalid device context"; break;
-        case CUDA_ERROR_NOT_FOUND: *s = "named symbol not found"; break;
-        case CUDA_ERROR_LAUNCH_FAILED: *s = "unspecified launch failure"; break;
-        case CUDA_ERROR_INVALID_HANDLE: *s = "invalid resource handle"; break;
-        case CUDA_ERROR_INVALID_IMAGE: *s = "device kernel image is invalid"; break;
-        case CUDA_ERROR_INVALID_DEVICE: *s = "invalid device ordinal"; break;
-        default: *s = nullptr; return CUDA_ERROR_INVALID_VALUE;
-    }
-    return CUDA_SUCCESS;
+    const ErrorText* t = error_text(e);
+    *s = t ? t->text : nullptr;
+    return t ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }

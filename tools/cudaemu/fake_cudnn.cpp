@@ -121,6 +121,16 @@ int check_problem(const char* call, void* xD, void* wD, void* cD, void* yD) {
 
 }  // namespace
 
+// every cudnnDestroy*: the object's kind checked by its magic, cleared (a second destroy then fails), freed
+template <class T>
+int destroy(void* p, int magic) {
+    T* o = (T*)p;
+    if (!o || o->magic != magic) return BAD_PARAM;
+    o->magic = 0;
+    delete o;
+    return SUCCESS;
+}
+
 extern "C" {
 
 size_t cudnnGetVersion(void) { return 91000; }  // 9.10.0: major·10000 + minor·100 + patch in cuDNN 9
@@ -141,12 +151,7 @@ int cudnnCreate(void** h) {
     *h = new Handle();
     return SUCCESS;
 }
-int cudnnDestroy(void* h) {
-    if (!is_handle(h)) return BAD_PARAM;
-    ((Handle*)h)->magic = 0;
-    delete (Handle*)h;
-    return SUCCESS;
-}
+int cudnnDestroy(void* h) { return destroy<Handle>(h, HANDLE); }
 int cudnnSetStream(void* h, void* stream) {
     if (!is_handle(h)) return BAD_PARAM;
     ((Handle*)h)->stream = stream;
@@ -154,12 +159,7 @@ int cudnnSetStream(void* h, void* stream) {
 }
 
 int cudnnCreateTensorDescriptor(void** d) { *d = new Tensor(); return SUCCESS; }
-int cudnnDestroyTensorDescriptor(void* d) {
-    if (!d || ((Tensor*)d)->magic != TENSOR) return BAD_PARAM;
-    ((Tensor*)d)->magic = 0;
-    delete (Tensor*)d;
-    return SUCCESS;
-}
+int cudnnDestroyTensorDescriptor(void* d) { return destroy<Tensor>(d, TENSOR); }
 int cudnnSetTensor4dDescriptor(void* d, int format, int dataType, int n, int c, int h, int w) {
     if (!d || ((Tensor*)d)->magic != TENSOR) return BAD_PARAM;
     if (format != NCHW && format != NHWC) return bad("cudnnSetTensor4dDescriptor", "format");
@@ -170,12 +170,7 @@ int cudnnSetTensor4dDescriptor(void* d, int format, int dataType, int n, int c, 
 }
 
 int cudnnCreateFilterDescriptor(void** d) { *d = new Filter(); return SUCCESS; }
-int cudnnDestroyFilterDescriptor(void* d) {
-    if (!d || ((Filter*)d)->magic != FILTER) return BAD_PARAM;
-    ((Filter*)d)->magic = 0;
-    delete (Filter*)d;
-    return SUCCESS;
-}
+int cudnnDestroyFilterDescriptor(void* d) { return destroy<Filter>(d, FILTER); }
 int cudnnSetFilter4dDescriptor(void* d, int dataType, int format, int k, int c, int h, int w) {
     if (!d || ((Filter*)d)->magic != FILTER) return BAD_PARAM;
     if (format != NCHW && format != NHWC) return bad("cudnnSetFilter4dDescriptor", "format");
@@ -186,12 +181,7 @@ int cudnnSetFilter4dDescriptor(void* d, int dataType, int format, int k, int c, 
 }
 
 int cudnnCreateConvolutionDescriptor(void** d) { *d = new Conv(); return SUCCESS; }
-int cudnnDestroyConvolutionDescriptor(void* d) {
-    if (!d || ((Conv*)d)->magic != CONV) return BAD_PARAM;
-    ((Conv*)d)->magic = 0;
-    delete (Conv*)d;
-    return SUCCESS;
-}
+int cudnnDestroyConvolutionDescriptor(void* d) { return destroy<Conv>(d, CONV); }
 int cudnnSetConvolution2dDescriptor(void* d, int padH, int padW, int u, int v, int dilH, int dilW, int mode, int computeType) {
     if (!d || ((Conv*)d)->magic != CONV) return BAD_PARAM;
     if (padH < 0 || padW < 0 || u <= 0 || v <= 0 || dilH <= 0 || dilW <= 0) return bad("cudnnSetConvolution2dDescriptor", "pad/stride/dilation");
@@ -329,12 +319,7 @@ int cudnnCreateActivationDescriptor(void** d) {
     *d = new Activation();
     return SUCCESS;
 }
-int cudnnDestroyActivationDescriptor(void* d) {
-    if (!d || ((Activation*)d)->magic != ACTIVATION) return BAD_PARAM;
-    ((Activation*)d)->magic = 0;
-    delete (Activation*)d;
-    return SUCCESS;
-}
+int cudnnDestroyActivationDescriptor(void* d) { return destroy<Activation>(d, ACTIVATION); }
 int cudnnSetActivationDescriptor(void* d, int mode, int nanOpt, double coef) {
     if (!d || ((Activation*)d)->magic != ACTIVATION) return BAD_PARAM;
     if (mode < ACT_SIGMOID || mode > ACT_SWISH) return bad("cudnnSetActivationDescriptor", "mode");

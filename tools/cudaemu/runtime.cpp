@@ -175,10 +175,10 @@ static void* fresh_stack(char* base, size_t bytes) {
 }
 
 static std::string describe_states(Worker* w) {
-    int ready = 0, atBlock = 0, atWarp = 0, done = 0;
+    int atBlock = 0, atWarp = 0, done = 0;
     for (int i = 0; i < w->nthreads; i++) {
         switch (w->fibers[i].state) {
-            case READY: ready++; break;
+            case READY: break;
             case AT_BLOCK: atBlock++; break;
             case AT_WARP: atWarp++; break;
             default: done++;

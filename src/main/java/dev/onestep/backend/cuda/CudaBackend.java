@@ -754,10 +754,11 @@ public final class CudaBackend implements Backend {
             threads = 128;
             smem = attentionSmem(d, dv, rowsPerBlock, elem);
         }
-        boolean halfFits = dtype == DType.F32 && attentionSmem(d, dv, rowsPerBlock, 2) <= driver.maxSharedOptin;
-        require(smem <= driver.maxSharedOptin, "attention", "head sizes d=" + d + ", dv=" + dv + " need " + smem
-                + " bytes of shared memory in " + dtype + ", the GPU allows " + driver.maxSharedOptin
-                + (halfFits ? " (--dtype bf16 or fp16 fits)" : "") + "; q", q.shape());
+        if (smem > driver.maxSharedOptin) { // the message is built only when it is needed
+            boolean halfFits = dtype == DType.F32 && attentionSmem(d, dv, rowsPerBlock, 2) <= driver.maxSharedOptin;
+            require(false, "attention", "head sizes d=" + d + ", dv=" + dv + " need " + smem + " bytes of shared memory in " + dtype
+                    + ", the GPU allows " + driver.maxSharedOptin + (halfFits ? " (--dtype bf16 or fp16 fits)" : "") + "; q", q.shape());
+        }
         require((long) n * heads <= 65535, "attention", "batch·heads over 65535:", q.shape());
         CudaDriver.Kernel kern = driver.kernel("attention", variant + sfx);
         if (smem > 48 * 1024 && sharedSet.getOrDefault(kern.name(), 0) < smem) {
