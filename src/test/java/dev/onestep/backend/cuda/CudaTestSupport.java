@@ -2,8 +2,8 @@ package dev.onestep.backend.cuda;
 
 import dev.onestep.tensor.DType;
 import dev.onestep.tensor.Tensor;
+import dev.onestep.testutil.RandomTensors;
 
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -33,17 +33,9 @@ final class CudaTestSupport {
         }
     }
 
-    static Tensor uniform(Random r, float lo, float hi, int... shape) {
-        float[] v = new float[(int) Tensor.numel(shape)];
-        for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * r.nextFloat();
-        return Tensor.of(v, shape);
-    }
+    static Tensor uniform(Random r, float lo, float hi, int... shape) { return RandomTensors.uniform(r, lo, hi, shape); }
 
-    static Tensor gaussian(Random r, float std, float mean, int... shape) {
-        float[] v = new float[(int) Tensor.numel(shape)];
-        for (int i = 0; i < v.length; i++) v[i] = mean + std * (float) r.nextGaussian();
-        return Tensor.of(v, shape);
-    }
+    static Tensor gaussian(Random r, float std, float mean, int... shape) { return RandomTensors.gaussian(r, std, mean, shape); }
 
     static float round(float v, DType dt) {
         return switch (dt) {
@@ -67,15 +59,7 @@ final class CudaTestSupport {
     }
 
     /** The same values stored as F16 or BF16 bits, as a half-precision checkpoint holds them. */
-    static Tensor narrow(Tensor f32, DType dt) {
-        Tensor t = Tensor.allocate(dt, f32.shape());
-        for (long i = 0; i < f32.numel(); i++) {
-            float v = f32.getFloat(i);
-            short bits = dt == DType.F16 ? DType.f32ToF16(v) : DType.f32ToBf16(v);
-            t.data().setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, bits);
-        }
-        return t;
-    }
+    static Tensor narrow(Tensor f32, DType dt) { return RandomTensors.narrow(f32, dt); }
 
     /**
      * ggml's test-backend-ops criterion: NMSE = Σ(got − want)² / Σ want² ≤ bound; non-finite outputs fail. The
