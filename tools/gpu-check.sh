@@ -6,18 +6,31 @@
 #                                  which travel as tracked files), the runtime jars, JCuda's driver binding only,
 #                                  and the SD2 configs for the full-size bench. About 16 MB, so that with the
 #                                  tracked tree it stays under the device tool's 64 MiB transfer limit (checked at the end).
-#   tools/gpu-check.sh run [what]  ON THE GPU MACHINE (device tool: carry ["target/gpu-bundle"]); what =
-#                                  smoke | tests | sanitize | bench | all (default all). Logs go to $OUT (or target/gpu-out):
-#                                    env.txt          nvidia-smi, where libcuda/libcublas/libcudnn are, LD_LIBRARY_PATH
-#                                    smoke.txt        CudaSmoke: driver → memory → kernel → cuBLAS → cuDNN → backend, one
-#                                                     line per step, stops at the first failure (exit 10 + step)
-#                                    cuda-tests.txt   every test in dev.onestep.backend.cuda (parity, fixtures, pool)
-#                                    sanitizer.txt    compute-sanitizer memcheck over the fixture networks (fp32)
-#                                    bench.txt        `onestep bench --device cuda --res 768x768`: bf16, A/B runs (CUDA-core
-#                                                     attention, unfused conv), fp16, fp32; then CudaBench op throughput
-#                                    bench.jsonl      one line per bench run: its --json output plus "run"
-# 'all' runs smoke first and stops there when it fails (every later step would fail the same way, slower).
-# Exit status: non-zero when the smoke check, a test or the sanitizer failed.
+#   tools/gpu-check.sh run [STEP...]
+#                                  ON THE GPU MACHINE (device tool: carry ["target/gpu-bundle"]). The device time of a
+#                                  session is short (15 minutes in all, machine start included), so one call runs
+#                                  everything, most important first, inside a budget: GPU_CHECK_BUDGET seconds (default
+#                                  420; give the device tool a timeout_s about 60 s longer). Each step has a cap and gets
+#                                  at most the time left; a step that would get under 25 s is skipped and says so. Steps
+#                                  (default: all of them, in this order):
+#                                    smoke      CudaSmoke: driver → memory → kernel → cuBLAS → cuDNN → backend; stops the
+#                                               run when a step before cuDNN fails; when cuDNN fails, every later step
+#                                               runs with -Donestep.cuda.conv=im2col (cuDNN unloaded) so the rest is checked
+#                                    tests      every test in dev.onestep.backend.cuda (parity per op and dtype, fixture
+#                                               networks and pipelines, pool), one line per test, measured errors logged
+#                                    bench      `onestep bench --device cuda --res 768x768 --dtype bf16` (the issue's figure)
+#                                    memcheck   compute-sanitizer memcheck + leak check over CudaSanitizerTarget
+#                                    racecheck  compute-sanitizer racecheck over the shared-memory kernels
+#                                    dtypes     the bench in fp16 and fp32
+#                                    ab         the bf16 bench with CUDA-core attention, then with cuDNN's fused conv off
+#                                    ops        CudaBench: op throughput at the SD2 768² shapes, per dtype
+#                                  Files in $OUT (or target/gpu-out), at most the tool's 8, each written as the run goes:
+#                                    summary.txt   the device, libraries, each step's status and seconds (read this first)
+#                                    smoke.txt  tests.txt  errors.tsv (every comparison's max|diff|, NMSE, bound)
+#                                    sanitizer.txt (memcheck, then racecheck)  bench.txt  bench.jsonl (one line per bench run)
+#                                  Exit status: non-zero when a step failed or ran out of time.
+# GPU_CHECK_DEVICE and GPU_CHECK_RES (default cuda, 768x768) exist to try the runbook itself on the CPU emulator:
+#   LD_LIBRARY_PATH=target/cudaemu ONESTEP_CUDA_LIB_PATH=target/cudaemu GPU_CHECK_RES=16x16 tools/gpu-check.sh run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=target/gpu-bundle
@@ -25,9 +38,9 @@ mode=${1:-}
 
 if [[ $mode == bundle ]]; then
   source tools/java-env.sh
-  mvn -q -B -o test-compile
+  mvn -q -B -ntp test-compile
   rm -rf "$bundle" && mkdir -p "$bundle/lib"
-  mvn -q -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$bundle/lib.all"
+  mvn -q -B -ntp dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$bundle/lib.all"
   for j in "$bundle"/lib.all/*.jar; do
     case $(basename "$j") in
       jcuda-natives-*) # only libJCudaDriver: the runtime/NVRTC/PTX-compiler bindings are 25 MB we never load
@@ -60,71 +73,109 @@ if [[ $mode == bundle ]]; then
   exit 0
 fi
 
-[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke|tests|sanitize|bench|all]" >&2; exit 2; }
-what=${2:-all}
+[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke tests bench memcheck racecheck dtypes ab ops]" >&2; exit 2; }
+shift
+steps=("$@")
+((${#steps[@]})) || steps=(smoke tests bench memcheck racecheck dtypes ab ops)
+t_start=$SECONDS
+budget=${GPU_CHECK_BUDGET:-420}
 out=${OUT:-target/gpu-out}
 mkdir -p "$out"
-[[ -f $bundle/jre.tar.xz ]] || { echo "no $bundle: run 'tools/gpu-check.sh bundle' first and carry target/gpu-bundle" >&2; exit 2; }
+summary=$out/summary.txt
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+[[ -f $bundle/jre.tar.xz ]] || { note "no $bundle: run 'tools/gpu-check.sh bundle' first and carry target/gpu-bundle"; exit 2; }
 jre=$(mktemp -d)
 tar -xJf "$bundle/jre.tar.xz" -C "$jre"
 java="$jre/jre/bin/java"
 # kernels and fixtures from the tracked tree, classes from the bundle
 cp="src/main/resources:src/test/resources:$bundle/classes.jar:$bundle/test-classes.jar:$bundle/lib/*"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx16g)
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } | tee "$out/device.txt"
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1 || true)
 {
+  echo "== device"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not available"
+  echo "== libraries"
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "ONESTEP_CUDA_LIB_PATH=${ONESTEP_CUDA_LIB_PATH:-}"
-  echo "--- ldconfig"; ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas|libcudnn' || true
-  echo "--- files"; find / -xdev \( -name 'libcublas.so.1[23]' -o -name 'libcudnn.so.9' -o -name 'libcudnn_cnn.so.9' -o -name 'libcuda.so.1' \) \
-    -not -path '/proc/*' 2>/dev/null | head -20 || true
-  echo "--- compute-sanitizer: $(command -v compute-sanitizer || echo 'not on PATH')"
-} > "$out/env.txt" 2>&1
-cat "$out/env.txt"
+  ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas|libcudnn' || true
+  find / -xdev \( -name 'libcublas.so.1[23]' -o -name 'libcublasLt.so.1[23]' -o -name 'libcudnn.so.9' -o -name 'libcudnn_cnn.so.9' \
+    -o -name 'libcuda.so.1' -o -name 'libnvrtc.so*' \) -not -path '/proc/*' 2>/dev/null | head -20 || true
+  echo "compute-sanitizer: ${san:-not found}"
+  echo "== steps (budget ${budget} s): ${steps[*]}"
+} >> "$summary" 2>&1
+cat "$summary"
 status=0
 
-if [[ $what == smoke || $what == all ]]; then
+# step NAME CAP LOG CMD...: runs CMD with the smaller of CAP and the budget left, appending its output to LOG and a
+# status line to summary.txt; returns CMD's status (124 when it ran out of time), 125 when skipped for lack of time
+step() {
+  local name=$1 cap=$2 log=$3; shift 3
+  local left=$((budget - (SECONDS - t_start) - 5))
+  if ((left < 25)); then note "SKIP  $name: ${left} s of the budget left"; return 125; fi
+  local limit=$((cap < left ? cap : left)) t0=$SECONDS rc=0
+  echo "=== $name (limit ${limit} s): $*" >> "$log"
+  timeout -k 10 "$limit" "$@" >> "$log" 2>&1 || rc=$?
+  local took=$((SECONDS - t0)) word=ok
+  ((rc == 0)) || word="FAIL (exit $rc)"
+  ((rc == 124 || rc == 137)) && word="OUT OF TIME after ${took} s"
+  note "$(printf '%-5s %-28s %4d s  %s' "$([[ $rc == 0 ]] && echo OK || echo FAIL)" "$name" "$took" "$word")"
+  return $rc
+}
+want() { local s; for s in "${steps[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+
+if want smoke; then
   # synchronise after every launch so an asynchronous fault is reported at its kernel
-  if ! "$java" "${flags[@]}" -Donestep.cuda.syncEachLaunch=true -cp "$cp" dev.onestep.backend.cuda.CudaSmoke 2>&1 | tee "$out/smoke.txt"; then
-    echo "smoke check FAILED (see $out/smoke.txt); not running the rest" >&2
-    exit 1
+  rc=0; step smoke 120 "$out/smoke.txt" "$java" "${flags[@]}" -Donestep.cuda.syncEachLaunch=true -cp "$cp" dev.onestep.backend.cuda.CudaSmoke || rc=$?
+  last=$(grep -o '^== smoke [0-9]' "$out/smoke.txt" | tail -1 | grep -o '[0-9]$' || echo 0)
+  if ((rc != 0)); then
+    status=1
+    if ((last == 5)); then
+      flags+=(-Donestep.cuda.conv=im2col)
+      note "smoke failed in cuDNN (step 5): every later step runs with -Donestep.cuda.conv=im2col"
+    elif ((last < 5)); then
+      note "smoke failed at step $last, before cuDNN: nothing later can work; see smoke.txt"
+      exit 1
+    fi
   fi
 fi
 
-if [[ $what == tests || $what == all ]]; then
+if want tests; then
   # -Donestep.cuda.syncEachLaunch=true would name the kernel of an asynchronous fault (slower)
-  "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain 2>&1 | tee "$out/cuda-tests.txt" || status=1
+  step tests 240 "$out/tests.txt" "$java" "${flags[@]}" -Donestep.test.errors="$out/errors.tsv" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain || status=1
 fi
 
-if [[ $what == sanitize || $what == all ]]; then
-  # memcheck over the fixture networks in fp32 (text encoder, VAE, UNet, both cases); --leak-check needs the
-  # backends closed, which the test's @AfterAll does
-  san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1 || true)
-  [[ -n $san ]] || { echo "compute-sanitizer not found; skipping the sanitizer" | tee "$out/sanitizer.txt"; san=""; }
-  [[ -z $san ]] || "$san" --tool memcheck --leak-check full --error-exitcode 3 \
-    "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain CudaSanitizerTarget 2>&1 | tee "$out/sanitizer.txt" || status=1
-fi
+# the issue's benchmark (full-size SD2, synthetic weights); every run appends to bench.txt and adds a line to bench.jsonl
+: > "$out/bench.jsonl"
+bench() { # NAME [java -D flags...] -- [bench options...]
+  local name=$1; shift; local jflags=(); while [[ $1 != -- ]]; do jflags+=("$1"); shift; done; shift
+  local json; json=$(mktemp)
+  local rc=0
+  step "bench $name" 150 "$out/bench.txt" "$java" "${flags[@]}" "${jflags[@]}" -cp "$cp" dev.onestep.cli.Main bench \
+    --device "${GPU_CHECK_DEVICE:-cuda}" --res "${GPU_CHECK_RES:-768x768}" ${GPU_CHECK_BENCH_ARGS:---warmup 2 --iters 5} --json "$json" "$@" || rc=$?
+  [[ -s $json ]] && { printf '{"run": "%s", ' "$name"; tr -d '\n' < "$json" | sed 's/^{//'; echo; } >> "$out/bench.jsonl"
+  rm -f "$json"
+  ((rc == 0 || rc == 125)) || status=1
+}
+want bench && bench bf16 -- --dtype bf16
 
-if [[ $what == bench || $what == all ]]; then
-  # the issue's benchmark (full-size SD2, synthetic weights): bf16, then A/B switches side by side on the same
-  # warm machine (tensor-core attention off; cuDNN's fused conv-bias-add off), fp16 and fp32; JSON per run
-  # $OUT returns at most 8 files: every run appends to bench.txt, and its JSON becomes one line of bench.jsonl
-  : > "$out/bench.txt"; : > "$out/bench.jsonl"
-  bench() { # NAME [java -D flags...] -- [bench options...]
-    local name=$1; shift; local jflags=(); while [[ $1 != -- ]]; do jflags+=("$1"); shift; done; shift
-    local json; json=$(mktemp)
-    echo "=== $name: ${jflags[*]} $*" | tee -a "$out/bench.txt"
-    "$java" "${flags[@]}" "${jflags[@]}" -cp "$cp" dev.onestep.cli.Main bench --device "${GPU_CHECK_DEVICE:-cuda}" --res "${GPU_CHECK_RES:-768x768}" --warmup 2 --iters 5 \
-      --json "$json" "$@" 2>&1 | tee -a "$out/bench.txt" || status=1
-    [[ -s $json ]] && { printf '{"run": "%s", ' "$name"; tr -d '\n' < "$json" | sed 's/^{//'; echo; } >> "$out/bench.jsonl"
-    rm -f "$json"
-  }
-  bench bf16 -- --dtype bf16
+sanitize() { # NAME TOOL TARGET [tool options...]
+  local name=$1 tool=$2 target=$3; shift 3
+  if [[ -z $san ]]; then note "SKIP  $name: compute-sanitizer not found"; return; fi
+  step "$name" "$([[ $tool == memcheck ]] && echo 180 || echo 150)" "$out/sanitizer.txt" "$san" --tool "$tool" --error-exitcode 3 "$@" \
+    "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.GpuTestMain "$target" || { local rc=$?; ((rc == 125)) || status=1; }
+}
+# memcheck over the fixture networks in every dtype and the shared-memory kernels; --leak-check needs every backend
+# closed, which the target does
+want memcheck && sanitize memcheck memcheck CudaSanitizerTarget --leak-check full
+want racecheck && sanitize racecheck racecheck 'CudaSanitizerTarget#sharedMemoryKernelsRunCleanly' --racecheck-report analysis
+if want dtypes; then bench fp16 -- --dtype fp16; bench fp32 -- --dtype fp32; fi
+if want ab; then
+  # A/B switches side by side on the same warm machine: tensor-core attention off; cuDNN's fused conv-bias-add off
   bench bf16-cudacore-attention -Donestep.cuda.tcAttention=false -- --dtype bf16
   bench bf16-unfused-conv -Donestep.cuda.fusedConv=false -- --dtype bf16
-  bench fp16 -- --dtype fp16
-  bench fp32 -- --dtype fp32
-  # op throughput at the SD2 768² shapes
-  echo "=== CudaBench (ops)" | tee -a "$out/bench.txt"
-  "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.CudaBench full "$bundle/sd2-config" 2>&1 | tee -a "$out/bench.txt" || status=1
 fi
+if want ops; then
+  step "ops (CudaBench)" 120 "$out/bench.txt" "$java" "${flags[@]}" -cp "$cp" dev.onestep.backend.cuda.CudaBench quick || { rc=$?; ((rc == 125)) || status=1; }
+fi
+note "done in $((SECONDS - t_start)) s of the ${budget} s budget; exit $status"
 exit $status

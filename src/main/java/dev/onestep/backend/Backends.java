@@ -35,7 +35,7 @@ public final class Backends {
                 if (why != null)
                     throw new IllegalStateException("--device cuda: no usable CUDA GPU: " + sentence(why) + " Use --device cpu (or auto).");
                 try {
-                    yield new CudaBackend(computeType, CudaBackend.ConvPath.AUTO, log);
+                    yield new CudaBackend(computeType, CudaBackend.ConvPath.fromProperty(), log);
                 } catch (RuntimeException e) {
                     throw new IllegalStateException("--device cuda: the CUDA backend failed to start: " + sentence(e.getMessage()) + " Use --device cpu (or auto).", e);
                 }
@@ -47,7 +47,7 @@ public final class Backends {
                     yield new CpuBackend();
                 }
                 try {
-                    Backend cuda = new CudaBackend(computeType, CudaBackend.ConvPath.AUTO, log);
+                    Backend cuda = new CudaBackend(computeType, CudaBackend.ConvPath.fromProperty(), log);
                     log.accept("--device auto: found a CUDA GPU");
                     yield cuda;
                 } catch (RuntimeException e) {

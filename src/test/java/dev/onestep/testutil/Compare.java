@@ -33,6 +33,8 @@ public final class Compare {
                 bad++;
             }
         }
+        if (MeasuredErrors.enabled())
+            MeasuredErrors.record(what, worst, MeasuredErrors.nmse(expected, actual), rtol == 0 ? "atol" : "atol+rtol·|e| (rtol " + rtol + ")", atol, bad == 0);
         if (bad > 0)
             fail(String.format("%s: %d of %d elements outside atol %.1e + rtol %.1e; worst |diff| %.3e at [%d] (expected %.7g, got %.7g)%s",
                     what, bad, expected.length, atol, rtol, worst, worstAt, expected[worstAt], actual[worstAt], first));

@@ -52,6 +52,18 @@ public final class Fixtures {
         }
     }
 
+    /**
+     * A case's input image from {@code input_rgb_uint8.npy} ([3, H, W], the reference's uint8 planes), the same pixels
+     * as input.png, without ImageIO: the GPU machine's carried JRE has no java.desktop.
+     */
+    public static dev.onestep.image.RgbImage inputImage(String caseName) {
+        int[] s = shape(caseName, "input_rgb_uint8.npy");
+        float[] v = floats(caseName, "input_rgb_uint8.npy");
+        byte[] planes = new byte[v.length];
+        for (int i = 0; i < v.length; i++) planes[i] = (byte) Math.round(v[i]);
+        return new dev.onestep.image.RgbImage(planes, s[2], s[1], caseName);
+    }
+
     /** The shape of a fixture tensor of a case. */
     public static int[] shape(String caseName, String file) {
         try {

@@ -1,6 +1,7 @@
 package dev.onestep.backend.cuda;
 
 import dev.onestep.backend.Backend;
+import dev.onestep.backend.Backends;
 import dev.onestep.backend.Conv2dWeights;
 import dev.onestep.backend.LinearWeights;
 import dev.onestep.backend.Padding;
@@ -41,7 +42,23 @@ import static dev.onestep.backend.cuda.CudaChecks.require;
 public final class CudaBackend implements Backend {
 
     /** How non-1×1 convolutions run. */
-    public enum ConvPath { AUTO, CUDNN, IM2COL }
+    public enum ConvPath {
+        AUTO, CUDNN, IM2COL;
+
+        /**
+         * {@code -Donestep.cuda.conv=auto|cudnn|im2col} (default auto): the path of backends made without naming one
+         * ({@link Backends}, {@link #CudaBackend(DType)}). im2col leaves cuDNN unloaded, so a GPU machine where cuDNN
+         * misbehaves still runs everything else (tools/gpu-check.sh falls back to it when the smoke check's cuDNN step fails).
+         */
+        public static ConvPath fromProperty() {
+            String v = System.getProperty("onestep.cuda.conv", "auto").strip().toUpperCase(Locale.ROOT);
+            try {
+                return valueOf(v);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("-Donestep.cuda.conv=" + v.toLowerCase(Locale.ROOT) + ": expected auto, cudnn or im2col");
+            }
+        }
+    }
 
     private static final int BLOCK = 256;
     private static final long IM2COL_MAX_BYTES = 256L << 20;
@@ -91,7 +108,7 @@ public final class CudaBackend implements Backend {
         return unavailable;
     }
 
-    public CudaBackend(DType computeType) { this(computeType, ConvPath.AUTO, s -> {}); }
+    public CudaBackend(DType computeType) { this(computeType, ConvPath.fromProperty(), s -> {}); }
 
     public CudaBackend(DType computeType, ConvPath convPath, Consumer<String> log) {
         if (computeType == null || !computeType.isFloating()) throw new IllegalArgumentException("compute dtype must be F32, F16 or BF16, got " + computeType);

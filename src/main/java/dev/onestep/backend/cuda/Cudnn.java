@@ -54,6 +54,7 @@ final class Cudnn implements AutoCloseable {
             JAVA_INT.withName("mathType"), MemoryLayout.sequenceLayout(3, JAVA_INT).withName("reserved"), MemoryLayout.paddingLayout(4));
 
     private final NativeLibraries.Loaded lib;
+    private final NativeLibraries.Loaded nvrtc;   // null when not found: only runtime-compiled engines need it
     private final MethodHandle create, destroy, setStream, getVersion, errorString;
     private final MethodHandle createTensor, setTensor4d, destroyTensor, createFilter, setFilter4d, destroyFilter;
     private final MethodHandle createConv, setConv2d, setConvMath, destroyConv, outputDim, getAlgoV7, workspaceSize, forward;
@@ -66,6 +67,7 @@ final class Cudnn implements AutoCloseable {
     private final long version;
 
     Cudnn(long stream) {
+        nvrtc = NativeLibraries.preload(NativeLibraries.NVRTC);
         lib = NativeLibraries.load(NativeLibraries.CUDNN);
         SymbolLookup l = lib.lookup();
         getVersion = fn(l, "cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
@@ -138,7 +140,8 @@ final class Cudnn implements AutoCloseable {
 
     /** "9.10.2 (libcudnn.so.9 from /path)"; cuDNN 9 encodes major·10000 + minor·100 + patch. */
     String describe() {
-        return (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100) + " (" + lib.location() + ")";
+        return (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100) + " (" + lib.location() + "; NVRTC "
+                + (nvrtc == null ? "not found" : nvrtc.location()) + ")";
     }
 
     /** The identity activation descriptor, created once; throws when this library has no fused call. */

@@ -48,6 +48,14 @@ final class NativeLibraries {
     static final Spec CUDNN = new Spec("cuDNN", List.of("libcudnn.so.9"), List.of("libcudnn_graph", "libcudnn_engines_precompiled",
             "libcudnn_engines_runtime_compiled", "libcudnn_heuristic", "libcudnn_ops", "libcudnn_cnn"));
 
+    /**
+     * NVRTC, which cuDNN 9's runtime-compiled engines dlopen() by soname on first use. NVIDIA's CUDA 13 wheels keep it
+     * in nvidia/cu13/lib, not beside libcudnn (nvidia/cudnn/lib), and nothing puts that folder on the loader's path
+     * outside PyTorch (which preloads it). Opened beforehand by {@link #preload}, its soname is already in the process
+     * when cuDNN asks, so the loader returns this copy.
+     */
+    static final Spec NVRTC = new Spec("NVRTC", List.of("libnvrtc.so.13", "libnvrtc.so.12"), List.of());
+
     /** Where one attempt looks: a file in a folder, or a bare soname for the system loader (dir == null). */
     record Candidate(Path dir, String soname) {
         String describe() { return dir == null ? soname + " (system loader)" : dir.resolve(soname).toString(); }
@@ -147,6 +155,15 @@ final class NativeLibraries {
         List<String> searched = dirs.stream().map(d -> d == null ? "(system loader)" : d.toString()).toList();
         throw new IllegalStateException(spec.what() + " not found: tried " + spec.sonames() + (failures.isEmpty() ? "" : "; failures: " + failures)
                 + "; searched " + searched + ". Set ONESTEP_CUDA_LIB_PATH to the folder holding " + spec.sonames().getFirst());
+    }
+
+    /** Opens {@code spec} where {@link #load} would, or returns null (a library that is only needed by some paths). */
+    static Loaded preload(Spec spec) {
+        try {
+            return load(spec);
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     private static SymbolLookup open(Path dir, String soname) {

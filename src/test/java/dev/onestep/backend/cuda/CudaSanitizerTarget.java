@@ -14,9 +14,11 @@ import org.junit.jupiter.api.Test;
 import static dev.onestep.backend.cuda.CudaModelFixtureTest.input;
 
 /**
- * What tools/gpu-check.sh runs under compute-sanitizer (memcheck): the fixture networks end to end once per
- * compute dtype, every backend closed at the end so leak checking sees a clean exit. Outputs are not compared
- * here (CudaModelFixtureTest does that); this only has to run without a memory error. Skipped without a GPU.
+ * What tools/gpu-check.sh runs under compute-sanitizer: memcheck over the fixture networks end to end once per
+ * compute dtype, every backend closed at the end so leak checking sees a clean exit; racecheck (far slower) over
+ * {@link #sharedMemoryKernelsRunCleanly}, every kernel variant that shares memory between threads, on small shapes with
+ * partial tiles. Outputs are not compared here (CudaModelFixtureTest and CudaBackendOpsTest do that); this only has to
+ * run without a sanitizer report. Skipped without a GPU.
  */
 class CudaSanitizerTarget {
 
@@ -39,6 +41,49 @@ class CudaSanitizerTarget {
                     b.synchronize();
                 }
             }
+        }
+    }
+
+    /**
+     * Attention (CUDA-core dv64/dv512 in fp32, tensor-core tc64/tc512 in fp16/bf16, each plain and causal, with a
+     * partial last query block and key tile) and the norms (group-norm statistics, layer norm) once per dtype.
+     */
+    @Test
+    void sharedMemoryKernelsRunCleanly() {
+        CudaTestSupport.assumeGpu();
+        java.util.Random r = new java.util.Random(11);
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+            try (CudaBackend b = new CudaBackend(dt)) {
+                for (int[] hd : new int[][] {{5, 64}, {1, 512}}) {
+                    int heads = hd[0], d = hd[1];
+                    for (boolean causal : new boolean[] {false, true})
+                        try (Tensor q = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
+                             Tensor k = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
+                             Tensor v = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
+                             Tensor o = b.attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal)) {
+                            b.synchronize();
+                        }
+                }
+                try (Tensor x = up(b, CudaTestSupport.gaussian(r, 1, 0.5f, 1, 9, 11, 64));
+                     Tensor g = param(b, CudaTestSupport.uniform(r, 0.5f, 1.5f, 64));
+                     Tensor be = param(b, CudaTestSupport.uniform(r, -0.5f, 0.5f, 64));
+                     Tensor y = b.groupNorm(x, 32, g, be, 1e-5f, true);
+                     Tensor l = b.layerNorm(x, g, be, 1e-5f)) {
+                    b.synchronize();
+                }
+            }
+        }
+    }
+
+    private static Tensor up(CudaBackend b, Tensor host) {
+        try (host) {
+            return b.upload(host);
+        }
+    }
+
+    private static Tensor param(CudaBackend b, Tensor host) {
+        try (host) {
+            return b.prepareParameter(host);
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.onestep.backend.cuda;
 
 import dev.onestep.tensor.DType;
 import dev.onestep.tensor.Tensor;
+import dev.onestep.testutil.MeasuredErrors;
 import dev.onestep.testutil.RandomTensors;
 
 import java.util.Arrays;
@@ -70,7 +71,10 @@ final class CudaTestSupport {
         double err = 0, ref = 0, worst = -1;
         int worstAt = 0;
         for (int i = 0; i < want.length; i++) {
-            if (!Float.isFinite(got[i])) fail(what + ": non-finite output " + got[i] + " at [" + i + "] (expected " + want[i] + ")");
+            if (!Float.isFinite(got[i])) {
+                MeasuredErrors.record(what, Double.NaN, Double.NaN, "nmse", bound, false);
+                fail(what + ": non-finite output " + got[i] + " at [" + i + "] (expected " + want[i] + ")");
+            }
             double d = (double) got[i] - want[i];
             err += d * d;
             ref += (double) want[i] * want[i];
@@ -80,6 +84,7 @@ final class CudaTestSupport {
             }
         }
         double nmse = ref == 0 ? err : err / ref;
+        MeasuredErrors.record(what, worst, nmse, "nmse", bound, nmse <= bound);
         if (!(nmse <= bound))
             fail(String.format("%s: NMSE %.3e > %.1e; worst |diff| %.3e at [%d] (expected %.7g, got %.7g)", what, nmse, bound, worst, worstAt,
                     want[worstAt], got[worstAt]));

@@ -72,4 +72,11 @@ class NativeLibrariesTest {
         assertTrue(e.getMessage().startsWith("NoSuchLib not found: tried [libonestep_no_such_lib.so.1]"), e.getMessage());
         assertTrue(e.getMessage().contains("ONESTEP_CUDA_LIB_PATH") && e.getMessage().contains("(system loader)"), e.getMessage());
     }
+
+    @Test
+    void anOptionalLibraryThatIsMissingPreloadsAsNull() {
+        NativeLibraries.Spec nope = new NativeLibraries.Spec("NoSuchLib", List.of("libonestep_no_such_lib.so.1"), List.of());
+        org.junit.jupiter.api.Assertions.assertNull(NativeLibraries.preload(nope));
+        assertEquals(List.of("libnvrtc.so.13", "libnvrtc.so.12"), NativeLibraries.NVRTC.sonames());
+    }
 }
