@@ -19,6 +19,7 @@
 #                                    tests      every test in dev.onestep.backend.cuda (parity per op and dtype, fixture
 #                                               networks and pipelines, pool), one line per test, measured errors logged
 #                                    bench      `onestep bench --device cuda --res 768x768 --dtype bf16` (the issue's figure)
+#                                    profile    the same with --profile: device time per op and shape (CUDA events)
 #                                    memcheck   compute-sanitizer memcheck + leak check over CudaSanitizerTarget
 #                                    racecheck  compute-sanitizer racecheck over the shared-memory kernels
 #                                    dtypes     the bench in fp16 and fp32
@@ -73,10 +74,10 @@ if [[ $mode == bundle ]]; then
   exit 0
 fi
 
-[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke tests bench memcheck racecheck dtypes ab ops]" >&2; exit 2; }
+[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke tests bench profile memcheck racecheck dtypes ab ops]" >&2; exit 2; }
 shift
 steps=("$@")
-((${#steps[@]})) || steps=(smoke tests bench memcheck racecheck dtypes ab ops)
+((${#steps[@]})) || steps=(smoke tests bench profile memcheck racecheck dtypes ab ops)
 t_start=$SECONDS
 budget=${GPU_CHECK_BUDGET:-420}
 out=${OUT:-target/gpu-out}
@@ -157,6 +158,7 @@ bench() { # NAME [java -D flags...] -- [bench options...]
   ((rc == 0 || rc == 125)) || status=1
 }
 want bench && bench bf16 -- --dtype bf16
+want profile && bench bf16-profile -- --dtype bf16 --profile
 
 sanitize() { # NAME TOOL TARGET [tool options...]
   local name=$1 tool=$2 target=$3; shift 3

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -360,6 +361,56 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
     emu::LaunchSpec spec{fn->kernel->entry, params, uint3{gx, gy, gz}, uint3{bx, by, bz}, sharedBytes};
     std::string error;
     if (!emu::launch(spec, error)) return bad(name, error.c_str(), CUDA_ERROR_LAUNCH_FAILED);
+    return CUDA_SUCCESS;
+}
+
+// Events: the emulator runs every launch and copy before its call returns, so recording an event is taking the time.
+// Checked as the driver does: timing disabled (CU_EVENT_DISABLE_TIMING) or an event never recorded cannot be timed.
+struct Event {
+    unsigned int flags;
+    bool recorded = false;
+    std::chrono::steady_clock::time_point at;
+};
+
+CUresult cuEventCreate(CUevent* e, unsigned int flags) {
+    if (CUresult r = ready()) return r;
+    if (flags & ~(unsigned)(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS)) return bad("cuEventCreate", "unknown flags");
+    *e = (CUevent) new Event{flags};
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecord(CUevent e, CUstream s) {
+    if (CUresult r = ready()) return r;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    if (s != nullptr && s != (CUstream)&streamToken) return CUDA_ERROR_INVALID_HANDLE;
+    Event* ev = (Event*)e;
+    ev->recorded = true;
+    ev->at = std::chrono::steady_clock::now();
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventSynchronize(CUevent e) {
+    if (CUresult r = ready()) return r;
+    return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+// cuda.h maps cuEventElapsedTime to cuEventElapsedTime_v2 (CUDA 12.8+); JCuda 12.6 binds the original symbol: both exist.
+CUresult cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
+    if (CUresult r = ready()) return r;
+    if (!a || !b || !ms) return CUDA_ERROR_INVALID_HANDLE;
+    Event *x = (Event*)a, *y = (Event*)b;
+    if ((x->flags | y->flags) & CU_EVENT_DISABLE_TIMING) return bad("cuEventElapsedTime", "event created with CU_EVENT_DISABLE_TIMING", CUDA_ERROR_INVALID_HANDLE);
+    if (!x->recorded || !y->recorded) return bad("cuEventElapsedTime", "event not recorded", CUDA_ERROR_INVALID_HANDLE);
+    *ms = std::chrono::duration<float, std::milli>(y->at - x->at).count();
+    return CUDA_SUCCESS;
+}
+#undef cuEventElapsedTime
+extern "C" CUresult CUDAAPI cuEventElapsedTime(float* ms, CUevent a, CUevent b) { return cuEventElapsedTime_v2(ms, a, b); }
+
+CUresult cuEventDestroy(CUevent e) {
+    if (CUresult r = ready()) return r;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    delete (Event*)e;
     return CUDA_SUCCESS;
 }
 

@@ -55,6 +55,12 @@ public interface Backend extends AutoCloseable {
     /** The device's dense peak in TFLOP/s for the compute dtype (for "achieved vs peak" reports), or -1 when unknown. */
     default double peakTflops() { return -1; }
 
+    /**
+     * A timer for {@link ProfilingBackend}: the wall clock by default (ops done when they return); a backend that
+     * queues work returns one that times the device. The caller closes it.
+     */
+    default OpTimer opTimer() { return OpTimer.wallClock(); }
+
     // ---------------------------------------------------------------- weights
 
     /** Convolution weights: {@code weight} [O, I, kh, kw], {@code bias} [O] or null. */

@@ -26,6 +26,7 @@ public abstract class ForwardingBackend implements Backend {
     @Override public long peakDeviceMemoryBytes() { return inner.peakDeviceMemoryBytes(); }
     @Override public long deviceMemoryAvailableBytes() { return inner.deviceMemoryAvailableBytes(); }
     @Override public double peakTflops() { return inner.peakTflops(); }
+    @Override public OpTimer opTimer() { return inner.opTimer(); }
     @Override public Conv2dWeights prepareConv2d(Tensor weight, Tensor bias) { return inner.prepareConv2d(weight, bias); }
     @Override public LinearWeights prepareLinear(Tensor weight, Tensor bias) { return inner.prepareLinear(weight, bias); }
     @Override public Tensor prepareParameter(Tensor host) { return inner.prepareParameter(host); }

@@ -2,6 +2,7 @@ package dev.onestep.bench;
 
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.CountingBackend;
+import dev.onestep.backend.ProfilingBackend;
 import dev.onestep.io.config.UNetConfig;
 import dev.onestep.io.config.VaeConfig;
 import dev.onestep.model.ActivationHook;
@@ -29,6 +30,7 @@ public final class PipelineBenchmark implements AutoCloseable {
     }
 
     private final CountingBackend backend;
+    private final ProfilingBackend profiler; // null unless profiling
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
     private final int height, width;
@@ -36,7 +38,17 @@ public final class PipelineBenchmark implements AutoCloseable {
 
     /** Builds the networks (this takes a while at full size: ~950 M parameters are generated and packed). */
     public PipelineBenchmark(Backend backend, UNetConfig unetConfig, VaeConfig vaeConfig, int height, int width, long seed) {
-        this.backend = new CountingBackend(backend);
+        this(backend, unetConfig, vaeConfig, height, width, seed, false);
+    }
+
+    /**
+     * With {@code profile}, every op of the whole pass's timed iterations is also timed on its own
+     * ({@link ProfilingBackend}: device time on a GPU); {@link #profile} returns the table. The timer's marks cost a
+     * little host time per op, so profiled stage times run a little slower than unprofiled ones.
+     */
+    public PipelineBenchmark(Backend backend, UNetConfig unetConfig, VaeConfig vaeConfig, int height, int width, long seed, boolean profile) {
+        this.profiler = profile ? new ProfilingBackend(backend) : null;
+        this.backend = new CountingBackend(profile ? profiler : backend);
         this.height = height;
         this.width = width;
         this.crossDim = unetConfig.crossAttentionDim();
@@ -61,9 +73,15 @@ public final class PipelineBenchmark implements AutoCloseable {
                 out.put("unet", time("unet", warmup, iterations, log, () -> unet.forward(input, 999f, context, ActivationHook.NONE)));
                 out.put("vae_decode", time("vae_decode", warmup, iterations, log, () -> vae.decode(mean, ActivationHook.NONE)));
             }
+            if (profiler != null) profiler.clear();
             out.put("total", time("total", warmup, iterations, log, () -> wholePass(image, context)));
         }
         return out;
+    }
+
+    /** The op table of the whole pass's timed iterations, per pass (null unless built with profiling). */
+    public String profile(int iterations, int top) {
+        return profiler == null ? null : ProfilingBackend.format(profiler.table(), iterations, top);
     }
 
     private Tensor wholePass(Tensor image, Tensor context) {
@@ -89,6 +107,7 @@ public final class PipelineBenchmark implements AutoCloseable {
             flops = backend.flops();
         }
         double[] ms = new double[iterations];
+        if (profiler != null) profiler.recording(name.equals("total"));
         for (int i = 0; i < iterations; i++) {
             backend.reset();
             long t0 = System.nanoTime();
@@ -99,6 +118,7 @@ public final class PipelineBenchmark implements AutoCloseable {
             flops = backend.flops();
             log.accept(String.format(java.util.Locale.ROOT, "  %s #%d: %.1f ms", name, i + 1, ms[i]));
         }
+        if (profiler != null) profiler.recording(false);
         double[] sorted = ms.clone();
         Arrays.sort(sorted);
         double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
@@ -125,5 +145,6 @@ public final class PipelineBenchmark implements AutoCloseable {
     public void close() {
         unet.close();
         vae.close();
+        if (profiler != null) profiler.release();
     }
 }

@@ -47,6 +47,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1234", description = "weight seed (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--profile", description = "also time every op of the whole pass's timed iterations (device time on a GPU) "
+            + "and print the costliest; its marks add a little host time per op")
+    boolean profile;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
@@ -59,7 +63,7 @@ final class BenchCommand implements Callable<Integer> {
         dev.onestep.tensor.DType.parseCompute(dtype);
         long t0 = System.nanoTime();
         try (Backend backend = Backends.create(device, dev.onestep.tensor.DType.parseCompute(dtype), err::println);
-             PipelineBenchmark bench = new PipelineBenchmark(backend, Sd2Configs.unet(), Sd2Configs.vae(), h, w, seed)) {
+             PipelineBenchmark bench = new PipelineBenchmark(backend, Sd2Configs.unet(), Sd2Configs.vae(), h, w, seed, profile)) {
             err.printf(Locale.ROOT, "built full-size SD2 UNet + VAE in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             err.flush();
             Map<String, PipelineBenchmark.Stage> stages = bench.run(warmup, iters, s -> { err.println(s); err.flush(); });
@@ -77,6 +81,7 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "peak memory: %.2f GB (%s)%s%n", peak / 1e9,
                     device > 0 ? "device: weights + activations + allocator cache" : cpu || activations <= 0 ? "process RSS" : "device",
                     activations > 0 ? String.format(Locale.ROOT, "; activations %.2f GB", activations / 1e9) : "");
+            if (profile) out.print(bench.profile(iters, 40));
             out.flush();
             if (json != null) writeJson(backend, h, w, stages, peak, activations);
         }

@@ -4,6 +4,7 @@ import dev.onestep.backend.Backend;
 import dev.onestep.backend.Backends;
 import dev.onestep.backend.Conv2dWeights;
 import dev.onestep.backend.LinearWeights;
+import dev.onestep.backend.OpTimer;
 import dev.onestep.backend.Padding;
 import dev.onestep.backend.cpu.ReferenceBackend;
 import dev.onestep.tensor.DType;
@@ -238,6 +239,75 @@ public final class CudaBackend implements Backend {
             case 86, 87, 89, 90, 100 -> 256;
             default -> -1;
         };
+    }
+
+    /** Device time per op for {@link dev.onestep.backend.ProfilingBackend}: CUDA events on this backend's stream. */
+    @Override
+    public OpTimer opTimer() { return new EventTimer(); }
+
+    /**
+     * A pair of events around each op, recorded on the stream without waiting; {@link #drainInto} synchronises once and
+     * reads every pair. Events are reused from drain to drain and destroyed on close. The times are the device's: the
+     * GPU time between the op's first queued work starting and its last finishing (gaps while the host lags behind
+     * count too, which is the point when the GPU waits for launches).
+     */
+    private final class EventTimer implements OpTimer {
+        private final java.util.ArrayDeque<jcuda.driver.CUevent> spare = new java.util.ArrayDeque<>();
+        private final java.util.List<jcuda.driver.CUevent> used = new java.util.ArrayList<>();
+        private final java.util.List<String> keys = new java.util.ArrayList<>();
+        private final java.util.List<long[]> pairs = new java.util.ArrayList<>(); // indices into used: {start, end}
+        private boolean closed;
+
+        private int mark() {
+            jcuda.driver.CUevent e = spare.isEmpty() ? driver.newEvent() : spare.pop();
+            used.add(e);
+            driver.record(e);
+            return used.size() - 1;
+        }
+
+        @Override
+        public long start() {
+            synchronized (CudaBackend.this) {
+                return closed ? -1 : mark();
+            }
+        }
+
+        @Override
+        public void stop(long start, String key) {
+            synchronized (CudaBackend.this) {
+                if (closed || start < 0) return;
+                pairs.add(new long[] {start, mark()});
+                keys.add(key);
+            }
+        }
+
+        @Override
+        public void drainInto(Map<String, double[]> into) {
+            synchronized (CudaBackend.this) {
+                if (used.isEmpty()) return;
+                driver.synchronize();
+                for (int i = 0; i < pairs.size(); i++)
+                    OpTimer.add(into, keys.get(i), driver.elapsedMs(used.get((int) pairs.get(i)[0]), used.get((int) pairs.get(i)[1])));
+                spare.addAll(used);
+                used.clear();
+                pairs.clear();
+                keys.clear();
+            }
+        }
+
+        @Override
+        public void close() {
+            synchronized (CudaBackend.this) {
+                if (closed) return;
+                closed = true;
+                if (CudaBackend.this.closed) return; // the context's teardown took the events with it
+                driver.synchronize();
+                spare.addAll(used);
+                used.clear();
+                for (jcuda.driver.CUevent e : spare) driver.destroy(e);
+                spare.clear();
+            }
+        }
     }
 
     /** The allocator (tests and the bench read its counters). */

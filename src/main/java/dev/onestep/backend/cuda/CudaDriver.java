@@ -5,6 +5,7 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
@@ -239,6 +240,34 @@ final class CudaDriver implements AutoCloseable {
     void synchronize() {
         makeCurrent();
         call("cuStreamSynchronize", () -> JCudaDriver.cuStreamSynchronize(stream));
+    }
+
+    // ---------------------------------------------------------------- events (the profiler's device clock)
+
+    CUevent newEvent() {
+        makeCurrent();
+        CUevent e = new CUevent();
+        call("cuEventCreate", () -> JCudaDriver.cuEventCreate(e, 0)); // CU_EVENT_DEFAULT: timing enabled
+        return e;
+    }
+
+    /** Records {@code e} on the stream: it completes when everything queued before it has. */
+    void record(CUevent e) {
+        makeCurrent();
+        call("cuEventRecord", () -> JCudaDriver.cuEventRecord(e, stream));
+    }
+
+    /** Milliseconds between two completed events (about 0.5 µs resolution). */
+    float elapsedMs(CUevent from, CUevent to) {
+        makeCurrent();
+        float[] ms = new float[1];
+        call("cuEventElapsedTime", () -> JCudaDriver.cuEventElapsedTime(ms, from, to));
+        return ms[0];
+    }
+
+    void destroy(CUevent e) {
+        makeCurrent();
+        call("cuEventDestroy", () -> JCudaDriver.cuEventDestroy(e));
     }
 
     /** Free and total device memory, bytes. */

@@ -469,6 +469,34 @@ class CudaBackendOpsTest {
         assertTrue(b.peakMemoryBytes() > 16 * 16 * 32 * 2, "peak " + b.peakMemoryBytes());
     }
 
+    /** The profiler's device clock: CUDA events around each op, read at synchronize; reused events; released cleanly. */
+    @Test
+    void profilerTimesOpsWithDeviceEvents() {
+        CudaBackend b = cuda(DType.BF16);
+        Random r = new Random(21);
+        dev.onestep.backend.ProfilingBackend p = new dev.onestep.backend.ProfilingBackend(b);
+        try (Tensor x = p.upload(uniform(r, -1, 1, 1, 12, 10, 16))) {
+            Conv2dWeights w = p.prepareConv2d(uniform(r, -0.1f, 0.1f, 8, 16, 3, 3), uniform(r, -1, 1, 8));
+            p.recording(true);
+            for (int pass = 0; pass < 3; pass++) { // events come back to the timer between passes
+                try (Tensor y = p.conv2d(x, w, 1, Padding.same(1)); Tensor s = p.silu(y)) {
+                    p.synchronize();
+                }
+            }
+            p.recording(false);
+            Map<String, double[]> t = p.table();
+            assertEquals(java.util.Set.of("conv2d k3 s1 1x12x10x16→8", "silu 1x12x10x8"), t.keySet());
+            for (double[] v : t.values()) {
+                assertEquals(3, v[0]);
+                assertTrue(v[1] >= 0 && Double.isFinite(v[1]), "device time " + v[1]);
+            }
+            assertTrue(t.get("conv2d k3 s1 1x12x10x16→8")[1] > 0, "a convolution took no device time");
+            w.close();
+        } finally {
+            p.release(); // destroys the events; the backend stays open for the other tests
+        }
+    }
+
     @Test
     void shapeErrorsNameTheOp() {
         CudaBackend b = cuda(DType.F32);
