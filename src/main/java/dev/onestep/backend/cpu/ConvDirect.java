@@ -35,7 +35,7 @@ final class ConvDirect {
 
     static final VectorSpecies<Float> S = CpuBackend.SPECIES;
     private static final int VL = S.length();
-    private static final int MR = Gemm.MR, NR = Gemm.NR;
+    private static final int MR = 12, NR = Gemm.NR; // its own 12-row kernel, whatever Gemm.MR is
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     // the lane-sum network of dot4x4 (VL = 16): masks of the lanes j with j & d set, shuffles j → j ^ d

@@ -21,9 +21,13 @@ import java.nio.ByteOrder;
  *   <li>A (activations) is packed per (MC rows × kc) block into a per-thread buffer, row-major [MC][kc]. The
  *       {@link ASource} does the gathering: plain row copies for a matrix, patch gathers for a convolution
  *       (implicit GEMM: no full im2col buffer ever exists).
- *   <li>The micro-kernel computes MR × NR = 12 rows × 2 vectors (24 of the 32 AVX-512 registers as accumulators)
- *       over kc, broadcasting one A value per row and k; the kc × NR slice of a B panel (widened to fp32 into a
- *       per-thread buffer when the weights are F16/BF16) stays in L1 while all MC/MR row groups pass over it.
+ *   <li>The micro-kernel computes MR × NR = MR rows × 2 vectors over kc, broadcasting one A value per row and k; the
+ *       kc × NR slice of a B panel (widened to fp32 into a per-thread buffer when the weights are F16/BF16) stays in L1
+ *       while all MC/MR row groups pass over it. MR fits the register file ({@link #microRows}): 12 rows (24 of the
+ *       32 AVX-512 or ARM vector registers as accumulators) or, on x86 without AVX-512 (16 registers), 4 rows
+ *       (8 accumulators) reading A from k-major micro-panels ([k][4], {@link #kMajor}): what C2 compiles without
+ *       spilling there (6 or 12 rows spill an accumulator through the stack every k step). Each output's k order is
+ *       the same for every shape, so the results are bit-identical whichever MR runs.
  *   <li>K blocks are accumulated into C in the write-back (the first block adds the bias).
  *   <li>Parallel over (M block, N panel group) tiles.
  * </ul>
@@ -33,7 +37,9 @@ final class Gemm {
 
     static final VectorSpecies<Float> S = CpuBackend.SPECIES;
     static final int VL = S.length();
-    static final int MR = 12;
+    static final int MR = microRows(System.getProperty("onestep.cpu.mr"), System.getProperty("os.arch", ""), VL);
+    /** A is repacked into k-major micro-panels (A[r][k] at [k·MR + r]) for the 4-row kernel. */
+    static final boolean K_MAJOR = MR == 4;
     static final int NR = 2 * VL;
     static final int KC = Integer.getInteger("onestep.cpu.kc", 256);
     static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", 384) / MR);
@@ -178,6 +184,7 @@ final class Gemm {
     private static final class Scratch {
         float[] a = new float[0];
         float[] b = new float[0];
+        float[] ak = new float[0]; // k-major copy of a (K_MAJOR)
         final float[] tile = new float[MR * NR];
     }
 
@@ -207,6 +214,7 @@ final class Gemm {
             Scratch s = SCRATCH.get();
             if (s.a.length < aSize) s.a = new float[aSize];
             if (s.b.length < bSize) s.b = new float[bSize];
+            if (K_MAJOR && s.ak.length < aSize) s.ak = new float[aSize];
             float[] abuf = s.a, bbuf = s.b, tile = s.tile;
             for (int kbi = 0; kbi < kBlocks.length; kbi++) {
                 int k0 = kBlocks[kbi][0], kc = kBlocks[kbi][1];
@@ -215,12 +223,17 @@ final class Gemm {
                 // computed but never written back, so zero-filling is only needed once per block.
                 int padded = (rows + MR - 1) / MR * MR;
                 java.util.Arrays.fill(abuf, rows * kc, padded * kc, 0f);
+                float[] apanels = abuf;
+                if (K_MAJOR) {
+                    toKMajor(abuf, s.ak, padded, kc, MR);
+                    apanels = s.ak;
+                }
                 for (int p = p0; p < p1; p++) {
                     widen(b, p, k0, kc, bbuf, vector);
                     int col0 = p * NR, cols = Math.min(NR, b.n - col0);
                     for (int i = 0; i < rows; i += MR) {
-                        if (vector) kernelVector(abuf, i * kc, kc, bbuf, 0, tile);
-                        else kernelScalar(abuf, i * kc, kc, bbuf, 0, tile);
+                        if (vector) kernelVector(apanels, i * kc, kc, bbuf, 0, tile);
+                        else kernelScalar(apanels, i * kc, kc, bbuf, 0, tile);
                         writeBack(tile, c, m0 + i, Math.min(MR, rows - i), col0, cols, ldc, cOff, kbi == 0 ? b.bias : null, kbi == 0, vector);
                     }
                 }
@@ -228,8 +241,83 @@ final class Gemm {
         });
     }
 
-    /** tile[MR][NR] = A[MR rows starting at aOff, stride kc] · Bpanel[kc][NR]: MR × 2 vector accumulators. */
+    /**
+     * Rows of the micro-kernel tile: 12 where the vector register file has 32 registers (AVX-512; AArch64's NEON/SVE);
+     * 4 on x86 without AVX-512 (AVX2/SSE: 16 registers; the JIT uses only those whenever its vectors are narrower than
+     * 512 bits, also under -XX:UseAVX=2 on an AVX-512 CPU). Measured on a Zen 3 (AVX2), one thread, L1-resident
+     * operands, kc = 256 (docs/PERF.md round 4): 12 rows 40 GFLOP/s, 6 rows 37, 5 rows 63, 4 rows 72, 4 rows
+     * k-major 88 — at 6 rows and above C2 spills an accumulator to the stack inside the k loop.
+     * {@code -Donestep.cpu.mr=4|12} forces one.
+     */
+    static int microRows(String forced, String arch, int lanes) {
+        if (forced != null && !forced.isBlank()) {
+            int v = Integer.parseInt(forced.strip());
+            if (v != 4 && v != 12) throw new IllegalArgumentException("-Donestep.cpu.mr=" + v + ": expected 4 or 12");
+            return v;
+        }
+        boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86");
+        return x86 && lanes < 16 ? 4 : 12;
+    }
+
+    /**
+     * Repacks rows [0, padded) of a row-major block (A[r][k] at [r·kc + k]) into k-major micro-panels of MR rows
+     * (A[r][k] at [(r / MR)·MR·kc + k·MR + r % MR]), so a micro-panel still starts at (first row)·kc.
+     */
+    static void toKMajor(float[] rowMajor, float[] kMajor, int padded, int kc, int mr) {
+        for (int g = 0; g < padded; g += mr) {
+            int base = g * kc;
+            for (int r = 0; r < mr; r++) {
+                int src = base + r * kc;
+                for (int k = 0; k < kc; k++) kMajor[base + k * mr + r] = rowMajor[src + k];
+            }
+        }
+    }
+
+    /**
+     * tile[MR][NR] = A[MR rows of the micro-panel at aOff] · Bpanel[kc][NR]: MR × 2 vector accumulators. A is row-major
+     * (stride kc) for the 12-row kernel and k-major ({@link #toKMajor}) for the 4-row one.
+     */
     static void kernelVector(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
+        if (MR == 12) kernel12(a, aOff, kc, b, bOff, tile);
+        else kernel4(a, aOff, kc, b, bOff, tile);
+    }
+
+    /** The 4-row micro-kernel on a k-major micro-panel: 8 accumulators, for 16-register x86 (see {@link #microRows}). */
+    static void kernel4(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            int bo = bOff + k * NR, ao = aOff + k * 4;
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
+            FloatVector av;
+            av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00);
+            c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[ao + 1]);
+            c10 = b0.fma(av, c10);
+            c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(S, a[ao + 2]);
+            c20 = b0.fma(av, c20);
+            c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(S, a[ao + 3]);
+            c30 = b0.fma(av, c30);
+            c31 = b1.fma(av, c31);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, VL);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + VL);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + VL);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + VL);
+    }
+
+    /** The 12-row micro-kernel: 24 accumulators, for 32-register files (see {@link #microRows}). */
+    static void kernel12(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -313,11 +401,16 @@ final class Gemm {
 
     /** Scalar twin of {@link #kernelVector}. */
     static void kernelScalar(float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
-        java.util.Arrays.fill(tile, 0f);
-        for (int r = 0; r < MR; r++) {
-            int ar = aOff + r * kc, tr = r * NR;
+        kernelScalar(MR, K_MAJOR, a, aOff, kc, b, bOff, tile);
+    }
+
+    /** Scalar twin of the {@code rows}-row kernel on either A layout (tile [rows][NR]): tests check both kernels anywhere. */
+    static void kernelScalar(int rows, boolean kMajor, float[] a, int aOff, int kc, float[] b, int bOff, float[] tile) {
+        java.util.Arrays.fill(tile, 0, rows * NR, 0f);
+        for (int r = 0; r < rows; r++) {
+            int tr = r * NR;
             for (int k = 0; k < kc; k++) {
-                float av = a[ar + k];
+                float av = kMajor ? a[aOff + k * rows + r] : a[aOff + r * kc + k];
                 int bo = bOff + k * NR;
                 for (int j = 0; j < NR; j++) tile[tr + j] = Math.fma(av, b[bo + j], tile[tr + j]);
             }
