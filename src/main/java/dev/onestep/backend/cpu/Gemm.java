@@ -264,6 +264,18 @@ final class Gemm {
      * (A[r][k] at [(r / MR)·MR·kc + k·MR + r % MR]), so a micro-panel still starts at (first row)·kc.
      */
     static void toKMajor(float[] rowMajor, float[] kMajor, int padded, int kc, int mr) {
+        if (mr == 4) { // sequential writes, four sequential read streams
+            for (int g = 0; g < padded; g += 4) {
+                int base = g * kc, r0 = base, r1 = base + kc, r2 = base + 2 * kc, r3 = base + 3 * kc;
+                for (int k = 0, o = base; k < kc; k++, o += 4) {
+                    kMajor[o] = rowMajor[r0 + k];
+                    kMajor[o + 1] = rowMajor[r1 + k];
+                    kMajor[o + 2] = rowMajor[r2 + k];
+                    kMajor[o + 3] = rowMajor[r3 + k];
+                }
+            }
+            return;
+        }
         for (int g = 0; g < padded; g += mr) {
             int base = g * kc;
             for (int r = 0; r < mr; r++) {
