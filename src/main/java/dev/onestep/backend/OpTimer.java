@@ -21,10 +21,10 @@ public interface OpTimer extends AutoCloseable {
     @Override
     default void close() {}
 
-    /** Adds one call of {@code ms} under {@code key}. */
-    static void add(Map<String, double[]> into, String key, double ms) {
+    /** Adds {@code calls} calls taking {@code ms} in all under {@code key} (the table's row: {calls, milliseconds}). */
+    static void add(Map<String, double[]> into, String key, double calls, double ms) {
         double[] e = into.computeIfAbsent(key, k -> new double[2]);
-        e[0]++;
+        e[0] += calls;
         e[1] += ms;
     }
 
@@ -35,15 +35,11 @@ public interface OpTimer extends AutoCloseable {
 
             @Override public long start() { return System.nanoTime(); }
 
-            @Override public void stop(long mark, String key) { add(pending, key, (System.nanoTime() - mark) / 1e6); }
+            @Override public void stop(long mark, String key) { add(pending, key, 1, (System.nanoTime() - mark) / 1e6); }
 
             @Override
             public void drainInto(Map<String, double[]> into) {
-                pending.forEach((k, v) -> {
-                    double[] e = into.computeIfAbsent(k, x -> new double[2]);
-                    e[0] += v[0];
-                    e[1] += v[1];
-                });
+                pending.forEach((k, v) -> add(into, k, v[0], v[1]));
                 pending.clear();
             }
         };

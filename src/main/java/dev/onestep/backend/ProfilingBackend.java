@@ -155,11 +155,7 @@ public final class ProfilingBackend extends ForwardingBackend {
     public static String format(Map<String, double[]> table, int passes, int top) {
         double total = table.values().stream().mapToDouble(v -> v[1]).sum();
         Map<String, double[]> byOp = new LinkedHashMap<>();
-        table.forEach((k, v) -> {
-            double[] e = byOp.computeIfAbsent(k.split(" ", 2)[0], x -> new double[2]);
-            e[0] += v[0];
-            e[1] += v[1];
-        });
+        table.forEach((k, v) -> OpTimer.add(byOp, k.split(" ", 2)[0], v[0], v[1]));
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "op time, %.2f ms per pass over %d pass%s (%d op calls per pass)%n",
                 total / passes, passes, passes == 1 ? "" : "es", Math.round(table.values().stream().mapToDouble(v -> v[0]).sum() / passes)));
         sb.append(String.format(Locale.ROOT, "%10s %6s %8s  %s%n", "ms/pass", "%", "calls", "op"));

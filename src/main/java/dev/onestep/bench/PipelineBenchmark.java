@@ -64,7 +64,7 @@ public final class PipelineBenchmark implements AutoCloseable {
      */
     public Map<String, Stage> run(int warmup, int iterations, Consumer<String> log) {
         Map<String, Stage> out = new LinkedHashMap<>();
-        try (Tensor image = randomImage(); Tensor context = random(new int[] {1, 2, crossDim}, 11, 1.0)) {
+        try (Tensor image = randomImage(); Tensor context = randomPromptEmbedding()) {
             out.put("vae_encode", time("vae_encode", warmup, iterations, log, () -> vae.encodeMean(image, ActivationHook.NONE)));
             try (Tensor mean = vae.encodeMean(image, ActivationHook.NONE);
                  Tensor zeros = backend.zeros(mean.shape());
@@ -73,7 +73,6 @@ public final class PipelineBenchmark implements AutoCloseable {
                 out.put("unet", time("unet", warmup, iterations, log, () -> unet.forward(input, 999f, context, ActivationHook.NONE)));
                 out.put("vae_decode", time("vae_decode", warmup, iterations, log, () -> vae.decode(mean, ActivationHook.NONE)));
             }
-            if (profiler != null) profiler.clear();
             out.put("total", time("total", warmup, iterations, log, () -> wholePass(image, context)));
         }
         return out;
@@ -126,14 +125,19 @@ public final class PipelineBenchmark implements AutoCloseable {
     }
 
     // a fixed pseudo-random image in [−1, 1]: content does not change the work (but zeros would change the speed)
-    private Tensor randomImage() { return random(new int[] {1, height, width, 3}, 7, 0); }
+    private Tensor randomImage() {
+        float[] v = new float[height * width * 3];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
+        return upload(v, 1, height, width, 3);
+    }
 
-    /** Seeded values: uniform in [−1, 1] when {@code std} is 0, else Gaussian with that standard deviation. */
-    private Tensor random(int[] shape, long seed, double std) {
-        int n = Math.toIntExact(Tensor.numel(shape));
-        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
-        float[] v = std == 0 ? new float[n] : dev.onestep.pipeline.GaussianNoise.standardNormal(r, n);
-        for (int i = 0; i < n; i++) v[i] = (float) (std == 0 ? r.nextDouble() * 2 - 1 : std * v[i]);
+    // a fixed standard-normal stand-in for the empty-prompt embedding [1, 2, D]
+    private Tensor randomPromptEmbedding() {
+        return upload(dev.onestep.pipeline.GaussianNoise.standardNormal(new java.util.SplittableRandom(11), 2 * crossDim), 1, 2, crossDim);
+    }
+
+    private Tensor upload(float[] v, int... shape) {
         try (Tensor host = Tensor.of(v, shape)) {
             return backend.upload(host);
         }

@@ -225,7 +225,7 @@ final class Gemm {
                 java.util.Arrays.fill(abuf, rows * kc, padded * kc, 0f);
                 float[] apanels = abuf;
                 if (K_MAJOR) {
-                    toKMajor(abuf, s.ak, padded, kc, MR);
+                    toKMajor(abuf, s.ak, padded, kc);
                     apanels = s.ak;
                 }
                 for (int p = p0; p < p1; p++) {
@@ -260,27 +260,18 @@ final class Gemm {
     }
 
     /**
-     * Repacks rows [0, padded) of a row-major block (A[r][k] at [r·kc + k]) into k-major micro-panels of MR rows
-     * (A[r][k] at [(r / MR)·MR·kc + k·MR + r % MR]), so a micro-panel still starts at (first row)·kc.
+     * Repacks rows [0, padded) of a row-major block (A[r][k] at [r·kc + k]) into k-major micro-panels of 4 rows
+     * (A[r][k] at [(r / 4)·4·kc + k·4 + r % 4]), so a micro-panel still starts at (first row)·kc. Four sequential read
+     * streams, sequential writes.
      */
-    static void toKMajor(float[] rowMajor, float[] kMajor, int padded, int kc, int mr) {
-        if (mr == 4) { // sequential writes, four sequential read streams
-            for (int g = 0; g < padded; g += 4) {
-                int base = g * kc, r0 = base, r1 = base + kc, r2 = base + 2 * kc, r3 = base + 3 * kc;
-                for (int k = 0, o = base; k < kc; k++, o += 4) {
-                    kMajor[o] = rowMajor[r0 + k];
-                    kMajor[o + 1] = rowMajor[r1 + k];
-                    kMajor[o + 2] = rowMajor[r2 + k];
-                    kMajor[o + 3] = rowMajor[r3 + k];
-                }
-            }
-            return;
-        }
-        for (int g = 0; g < padded; g += mr) {
-            int base = g * kc;
-            for (int r = 0; r < mr; r++) {
-                int src = base + r * kc;
-                for (int k = 0; k < kc; k++) kMajor[base + k * mr + r] = rowMajor[src + k];
+    static void toKMajor(float[] rowMajor, float[] kMajor, int padded, int kc) {
+        for (int g = 0; g < padded; g += 4) {
+            int base = g * kc, r0 = base, r1 = base + kc, r2 = base + 2 * kc, r3 = base + 3 * kc;
+            for (int k = 0, o = base; k < kc; k++, o += 4) {
+                kMajor[o] = rowMajor[r0 + k];
+                kMajor[o + 1] = rowMajor[r1 + k];
+                kMajor[o + 2] = rowMajor[r2 + k];
+                kMajor[o + 3] = rowMajor[r3 + k];
             }
         }
     }

@@ -252,23 +252,26 @@ public final class CudaBackend implements Backend {
      * count too, which is the point when the GPU waits for launches).
      */
     private final class EventTimer implements OpTimer {
+        private record Timed(String key, jcuda.driver.CUevent start, jcuda.driver.CUevent end) {}
+
         private final java.util.ArrayDeque<jcuda.driver.CUevent> spare = new java.util.ArrayDeque<>();
-        private final java.util.List<jcuda.driver.CUevent> used = new java.util.ArrayList<>();
-        private final java.util.List<String> keys = new java.util.ArrayList<>();
-        private final java.util.List<long[]> pairs = new java.util.ArrayList<>(); // indices into used: {start, end}
+        private final java.util.List<jcuda.driver.CUevent> used = new java.util.ArrayList<>(); // recorded since the last drain
+        private final java.util.List<Timed> timed = new java.util.ArrayList<>();
         private boolean closed;
 
-        private int mark() {
+        private jcuda.driver.CUevent mark() {
             jcuda.driver.CUevent e = spare.isEmpty() ? driver.newEvent() : spare.pop();
             used.add(e);
             driver.record(e);
-            return used.size() - 1;
+            return e;
         }
 
         @Override
         public long start() {
             synchronized (CudaBackend.this) {
-                return closed ? -1 : mark();
+                if (closed) return -1;
+                mark();
+                return used.size() - 1;
             }
         }
 
@@ -276,8 +279,7 @@ public final class CudaBackend implements Backend {
         public void stop(long start, String key) {
             synchronized (CudaBackend.this) {
                 if (closed || start < 0) return;
-                pairs.add(new long[] {start, mark()});
-                keys.add(key);
+                timed.add(new Timed(key, used.get((int) start), mark()));
             }
         }
 
@@ -286,12 +288,10 @@ public final class CudaBackend implements Backend {
             synchronized (CudaBackend.this) {
                 if (used.isEmpty()) return;
                 driver.synchronize();
-                for (int i = 0; i < pairs.size(); i++)
-                    OpTimer.add(into, keys.get(i), driver.elapsedMs(used.get((int) pairs.get(i)[0]), used.get((int) pairs.get(i)[1])));
+                for (Timed t : timed) OpTimer.add(into, t.key(), 1, driver.elapsedMs(t.start(), t.end()));
                 spare.addAll(used);
                 used.clear();
-                pairs.clear();
-                keys.clear();
+                timed.clear();
             }
         }
 
@@ -304,6 +304,7 @@ public final class CudaBackend implements Backend {
                 driver.synchronize();
                 spare.addAll(used);
                 used.clear();
+                timed.clear();
                 for (jcuda.driver.CUevent e : spare) driver.destroy(e);
                 spare.clear();
             }
