@@ -46,6 +46,7 @@ if [[ $mode == bundle ]]; then
     case $(basename "$j") in
       jcuda-natives-*) # only libJCudaDriver: the runtime/NVRTC/PTX-compiler bindings are 25 MB we never load
         t=$(mktemp -d); (cd "$t" && unzip -q "$OLDPWD/$j" 'lib/libJCudaDriver-*' && jar --create --file "$OLDPWD/$bundle/lib/jcuda-driver-natives.jar" lib); rm -rf "$t" ;;
+      cuda-[0-9]*) ;; # org.bytedeco:cuda: header declarations for CudaBindingAbiTest, a CPU-only test (1 MB)
       *) cp "$j" "$bundle/lib/" ;;
     esac
   done

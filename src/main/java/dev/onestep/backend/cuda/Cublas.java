@@ -7,6 +7,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -19,7 +22,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * the driver's CUstream handle, which cuBLAS takes as cudaStream_t (the same object).
  *
  * <p>Never run on a GPU yet: the signatures follow cublas_api.h of CUDA 12/13 (cublasGemmEx has kept its
- * signature since CUDA 11; the _v2 handle functions are the exported names).
+ * signature since CUDA 11; the _v2 handle functions are the exported names); they, the enum values and the status
+ * names are checked in CI against the JavaCPP presets' declarations generated from the CUDA 13.1 headers
+ * (CudaBindingAbiTest).
  */
 final class Cublas implements AutoCloseable {
     // cublasOperation_t
@@ -30,6 +35,19 @@ final class Cublas implements AutoCloseable {
     static final int COMPUTE_32F = 68, COMPUTE_32F_FAST_TF32 = 77;
     // cublasGemmAlgo_t
     static final int GEMM_DEFAULT = -1;
+
+    /**
+     * Every function bound, by exported symbol, with its C signature (int/enum → JAVA_INT, size_t → JAVA_LONG, any
+     * pointer or handle → ADDRESS). CudaBindingAbiTest checks each against the JavaCPP presets' declarations.
+     */
+    static final Map<String, FunctionDescriptor> SIGNATURES = signatures(
+            "cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            "cublasDestroy_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            "cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS),
+            "cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS),
+            // (handle, transa, transb, m, n, k, alpha*, A, Atype, lda, B, Btype, ldb, beta*, C, Ctype, ldc, computeType, algo)
+            "cublasGemmEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                    ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
 
     private static final Linker LINKER = Linker.nativeLinker();
 
@@ -43,13 +61,11 @@ final class Cublas implements AutoCloseable {
     Cublas(long stream) {
         lib = NativeLibraries.load(NativeLibraries.CUBLAS);
         SymbolLookup l = lib.lookup();
-        create = fn(l, "cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        destroy = fn(l, "cublasDestroy_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        setStream = fn(l, "cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        getVersion = fn(l, "cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        // cublasGemmEx(handle, transa, transb, m, n, k, alpha*, A, Atype, lda, B, Btype, ldb, beta*, C, Ctype, ldc, computeType, algo)
-        gemmEx = fn(l, "cublasGemmEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        create = fn(l, SIGNATURES, "cublasCreate_v2");
+        destroy = fn(l, SIGNATURES, "cublasDestroy_v2");
+        setStream = fn(l, SIGNATURES, "cublasSetStream_v2");
+        getVersion = fn(l, SIGNATURES, "cublasGetVersion_v2");
+        gemmEx = fn(l, SIGNATURES, "cublasGemmEx");
         one = arena.allocate(ValueLayout.JAVA_FLOAT);
         one.set(ValueLayout.JAVA_FLOAT, 0, 1f);
         zero = arena.allocate(ValueLayout.JAVA_FLOAT);
@@ -125,7 +141,17 @@ final class Cublas implements AutoCloseable {
         }
     }
 
-    static MethodHandle fn(SymbolLookup lookup, String name, FunctionDescriptor fd) {
+    /** {name, descriptor, name, descriptor, ...} → an insertion-ordered map. */
+    static Map<String, FunctionDescriptor> signatures(Object... pairs) {
+        Map<String, FunctionDescriptor> m = new LinkedHashMap<>();
+        for (int i = 0; i < pairs.length; i += 2) m.put((String) pairs[i], (FunctionDescriptor) pairs[i + 1]);
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** A downcall handle for {@code name} with its descriptor from {@code signatures}. */
+    static MethodHandle fn(SymbolLookup lookup, Map<String, FunctionDescriptor> signatures, String name) {
+        FunctionDescriptor fd = signatures.get(name);
+        if (fd == null) throw new IllegalArgumentException("no signature declared for " + name);
         MemorySegment sym = lookup.find(name).orElseThrow(() -> new IllegalStateException("symbol " + name + " not found in the loaded library"));
         return LINKER.downcallHandle(sym, fd);
     }

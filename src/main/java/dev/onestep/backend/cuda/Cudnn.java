@@ -10,6 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static dev.onestep.backend.cuda.Cublas.call;
 import static dev.onestep.backend.cuda.Cublas.fn;
@@ -35,7 +36,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * FLOAT / PSEUDO_HALF / PSEUDO_BFLOAT16 configurations (fp32 compute); alpha1/alpha2 are floats; z has y's
  * descriptor and may be y itself (with alpha2 = 0, as PyTorch's conv-bias-relu does).
  *
- * <p>Never run on a GPU yet. Struct layout of cudnnConvolutionFwdAlgoPerf_t below is from cudnn_cnn.h.
+ * <p>Never run on a GPU yet. The signatures ({@link #SIGNATURES}), enum values and the layout of
+ * cudnnConvolutionFwdAlgoPerf_t ({@link #PERF}, from cudnn_cnn.h) are checked in CI against the JavaCPP presets'
+ * declarations generated from the cuDNN 9.19 headers (CudaBindingAbiTest).
  */
 final class Cudnn implements AutoCloseable {
     // cudnnTensorFormat_t, cudnnDataType_t, cudnnConvolutionMode_t, cudnnMathType_t
@@ -47,6 +50,51 @@ final class Cudnn implements AutoCloseable {
     static final int ALGO_IMPLICIT_PRECOMP_GEMM = 1;
     static final int ACTIVATION_IDENTITY = 5;
     static final int NOT_PROPAGATE_NAN = 0;
+
+    /**
+     * Every function bound, by exported symbol, with its C signature (int/enum → JAVA_INT, size_t → JAVA_LONG, any
+     * pointer or descriptor → ADDRESS). CudaBindingAbiTest checks each against the JavaCPP presets' declarations.
+     */
+    static final Map<String, FunctionDescriptor> SIGNATURES = Cublas.signatures(
+            "cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG),
+            "cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT),
+            "cudnnCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            "cudnnDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            "cudnnSetStream", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS),
+            "cudnnCreateTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            // (desc, format, dataType, n, c, h, w)
+            "cudnnSetTensor4dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            "cudnnDestroyTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            "cudnnCreateFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            // (desc, dataType, format, k, c, h, w) — note: dataType before format, unlike the tensor setter
+            "cudnnSetFilter4dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            "cudnnDestroyFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            "cudnnCreateConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            // (desc, pad_h, pad_w, u, v, dilation_h, dilation_w, mode, computeType)
+            "cudnnSetConvolution2dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            "cudnnSetConvolutionMathType", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT),
+            "cudnnDestroyConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            // (conv, xDesc, wDesc, int* n, int* c, int* h, int* w)
+            "cudnnGetConvolution2dForwardOutputDim", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS),
+            // (handle, xDesc, wDesc, convDesc, yDesc, requested, int* returned, perf*)
+            "cudnnGetConvolutionForwardAlgorithm_v7", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, ADDRESS),
+            // (handle, xDesc, wDesc, convDesc, yDesc, algo, size_t*)
+            "cudnnGetConvolutionForwardWorkspaceSize", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS),
+            // (handle, alpha*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, beta*, yDesc, y)
+            "cudnnConvolutionForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS),
+            // the fused call and its activation descriptor: optional (a library without them disables fused plans)
+            "cudnnCreateActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            // (desc, mode, reluNanOpt, double coef)
+            "cudnnSetActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_DOUBLE),
+            "cudnnDestroyActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS),
+            // (handle, alpha1*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, alpha2*, zDesc, z, biasDesc, bias,
+            //  activationDesc, yDesc, y)
+            "cudnnConvolutionBiasActivationForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 
     /** cudnnConvolutionFwdAlgoPerf_t: algo, status, time, (pad), memory, determinism, mathType, reserved[3]. */
     static final StructLayout PERF = MemoryLayout.structLayout(JAVA_INT.withName("algo"), JAVA_INT.withName("status"),
@@ -70,47 +118,32 @@ final class Cudnn implements AutoCloseable {
         nvrtc = NativeLibraries.preload(NativeLibraries.NVRTC);
         lib = NativeLibraries.load(NativeLibraries.CUDNN);
         SymbolLookup l = lib.lookup();
-        getVersion = fn(l, "cudnnGetVersion", FunctionDescriptor.of(JAVA_LONG));
-        errorString = fn(l, "cudnnGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-        create = fn(l, "cudnnCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        destroy = fn(l, "cudnnDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        setStream = fn(l, "cudnnSetStream", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        createTensor = fn(l, "cudnnCreateTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        // (desc, format, dataType, n, c, h, w)
-        setTensor4d = fn(l, "cudnnSetTensor4dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        destroyTensor = fn(l, "cudnnDestroyTensorDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        createFilter = fn(l, "cudnnCreateFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        // (desc, dataType, format, k, c, h, w) — note: dataType before format, unlike the tensor setter
-        setFilter4d = fn(l, "cudnnSetFilter4dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        destroyFilter = fn(l, "cudnnDestroyFilterDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        createConv = fn(l, "cudnnCreateConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        // (desc, pad_h, pad_w, u, v, dilation_h, dilation_w, mode, computeType)
-        setConv2d = fn(l, "cudnnSetConvolution2dDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        setConvMath = fn(l, "cudnnSetConvolutionMathType", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-        destroyConv = fn(l, "cudnnDestroyConvolutionDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        // (conv, xDesc, wDesc, int* n, int* c, int* h, int* w)
-        outputDim = fn(l, "cudnnGetConvolution2dForwardOutputDim", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
-        // (handle, xDesc, wDesc, convDesc, yDesc, requested, int* returned, perf*)
-        getAlgoV7 = fn(l, "cudnnGetConvolutionForwardAlgorithm_v7", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                JAVA_INT, ADDRESS, ADDRESS));
-        // (handle, xDesc, wDesc, convDesc, yDesc, algo, size_t*)
-        workspaceSize = fn(l, "cudnnGetConvolutionForwardWorkspaceSize", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                JAVA_INT, ADDRESS));
-        // (handle, alpha*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, beta*, yDesc, y)
-        forward = fn(l, "cudnnConvolutionForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        getVersion = fn(l, SIGNATURES, "cudnnGetVersion");
+        errorString = fn(l, SIGNATURES, "cudnnGetErrorString");
+        create = fn(l, SIGNATURES, "cudnnCreate");
+        destroy = fn(l, SIGNATURES, "cudnnDestroy");
+        setStream = fn(l, SIGNATURES, "cudnnSetStream");
+        createTensor = fn(l, SIGNATURES, "cudnnCreateTensorDescriptor");
+        setTensor4d = fn(l, SIGNATURES, "cudnnSetTensor4dDescriptor");
+        destroyTensor = fn(l, SIGNATURES, "cudnnDestroyTensorDescriptor");
+        createFilter = fn(l, SIGNATURES, "cudnnCreateFilterDescriptor");
+        setFilter4d = fn(l, SIGNATURES, "cudnnSetFilter4dDescriptor");
+        destroyFilter = fn(l, SIGNATURES, "cudnnDestroyFilterDescriptor");
+        createConv = fn(l, SIGNATURES, "cudnnCreateConvolutionDescriptor");
+        setConv2d = fn(l, SIGNATURES, "cudnnSetConvolution2dDescriptor");
+        setConvMath = fn(l, SIGNATURES, "cudnnSetConvolutionMathType");
+        destroyConv = fn(l, SIGNATURES, "cudnnDestroyConvolutionDescriptor");
+        outputDim = fn(l, SIGNATURES, "cudnnGetConvolution2dForwardOutputDim");
+        getAlgoV7 = fn(l, SIGNATURES, "cudnnGetConvolutionForwardAlgorithm_v7");
+        workspaceSize = fn(l, SIGNATURES, "cudnnGetConvolutionForwardWorkspaceSize");
+        forward = fn(l, SIGNATURES, "cudnnConvolutionForward");
         MethodHandle[] fused = new MethodHandle[4];
         String missing = null;
         try {
-            fused[0] = fn(l, "cudnnCreateActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-            // (desc, mode, reluNanOpt, double coef)
-            fused[1] = fn(l, "cudnnSetActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_DOUBLE));
-            fused[2] = fn(l, "cudnnDestroyActivationDescriptor", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-            // (handle, alpha1*, xDesc, x, wDesc, w, convDesc, algo, workspace, wsBytes, alpha2*, zDesc, z, biasDesc, bias,
-            //  activationDesc, yDesc, y)
-            fused[3] = fn(l, "cudnnConvolutionBiasActivationForward", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                    ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+            fused[0] = fn(l, SIGNATURES, "cudnnCreateActivationDescriptor");
+            fused[1] = fn(l, SIGNATURES, "cudnnSetActivationDescriptor");
+            fused[2] = fn(l, SIGNATURES, "cudnnDestroyActivationDescriptor");
+            fused[3] = fn(l, SIGNATURES, "cudnnConvolutionBiasActivationForward");
         } catch (IllegalStateException e) {
             missing = e.getMessage();
         }
