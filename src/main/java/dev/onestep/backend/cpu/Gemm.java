@@ -18,14 +18,15 @@ import java.nio.ByteOrder;
  * <ul>
  *   <li>B (weights) is packed once at prepare time into column panels of NR = 2 vectors: [panel][K][NR],
  *       zero-padded past N, so the micro-kernel always loads whole vectors.
- *   <li>A (activations) is packed per (MC rows × kc) block into a per-thread buffer, row-major [MC][kc]. The
- *       {@link ASource} does the gathering: plain row copies for a matrix, patch gathers for a convolution
- *       (implicit GEMM: no full im2col buffer ever exists).
+ *   <li>A (activations) is packed per (MC rows × kc) block into a per-thread buffer: row-major [MC][kc] for the
+ *       12-row kernel; for the 4-row one, 4 rows at a time through an L1-sized row-major buffer into k-major
+ *       micro-panels ({@link #toKMajor}). The {@link ASource} does the gathering: plain row copies for a matrix,
+ *       patch gathers for a convolution (implicit GEMM: no full im2col buffer ever exists).
  *   <li>The micro-kernel computes MR × NR = MR rows × 2 vectors over kc, broadcasting one A value per row and k; the
  *       kc × NR slice of a B panel (widened to fp32 into a per-thread buffer when the weights are F16/BF16) stays in L1
  *       while all MC/MR row groups pass over it. MR fits the register file ({@link #microRows}): 12 rows (24 of the
  *       32 AVX-512 or ARM vector registers as accumulators) or, on x86 without AVX-512 (16 registers), 4 rows
- *       (8 accumulators) reading A from k-major micro-panels ([k][4], {@link #kMajor}): what C2 compiles without
+ *       (8 accumulators) reading A from k-major micro-panels ([k][4], {@link #toKMajor}): what C2 compiles without
  *       spilling there (6 or 12 rows spill an accumulator through the stack every k step). Each output's k order is
  *       the same for every shape, so the results are bit-identical whichever MR runs.
  *   <li>K blocks are accumulated into C in the write-back (the first block adds the bias).
@@ -38,7 +39,7 @@ final class Gemm {
     static final VectorSpecies<Float> S = CpuBackend.SPECIES;
     static final int VL = S.length();
     static final int MR = microRows(System.getProperty("onestep.cpu.mr"), System.getProperty("os.arch", ""), VL);
-    /** A is repacked into k-major micro-panels (A[r][k] at [k·MR + r]) for the 4-row kernel. */
+    /** A is gathered into k-major micro-panels (A[r][k] at [k·MR + r]) for the 4-row kernel. */
     static final boolean K_MAJOR = MR == 4;
     static final int NR = 2 * VL;
     static final int KC = Integer.getInteger("onestep.cpu.kc", 256);
@@ -184,7 +185,7 @@ final class Gemm {
     private static final class Scratch {
         float[] a = new float[0];
         float[] b = new float[0];
-        float[] ak = new float[0]; // k-major copy of a (K_MAJOR)
+        float[] ak = new float[0]; // the k-major block (K_MAJOR; a then holds one 4-row group)
         final float[] tile = new float[MR * NR];
     }
 
@@ -207,26 +208,35 @@ final class Gemm {
         int maxKc = 0;
         for (int[] kb : kBlocks) maxKc = Math.max(maxKc, kb[1]);
         int aSize = mc * maxKc, bSize = maxKc * NR;
+        int gathered = K_MAJOR ? 4 * maxKc : aSize; // rows gathered per pack call: one 4-row group, or the block
         Parallel.parallelFor(mBlocks * groups, t -> {
             int mb = t / groups, g = t % groups;
             int m0 = mb * mc, rows = Math.min(mc, m - m0);
             int p0 = g * perGroup, p1 = Math.min(b.panels, p0 + perGroup);
             Scratch s = SCRATCH.get();
-            if (s.a.length < aSize) s.a = new float[aSize];
+            if (s.a.length < gathered) s.a = new float[gathered];
             if (s.b.length < bSize) s.b = new float[bSize];
             if (K_MAJOR && s.ak.length < aSize) s.ak = new float[aSize];
             float[] abuf = s.a, bbuf = s.b, tile = s.tile;
             for (int kbi = 0; kbi < kBlocks.length; kbi++) {
                 int k0 = kBlocks[kbi][0], kc = kBlocks[kbi][1];
-                a.pack(m0, rows, k0, kc, abuf);
                 // rows past the end of A must not feed garbage (NaN) into the tile rows we keep; they are
                 // computed but never written back, so zero-filling is only needed once per block.
-                int padded = (rows + MR - 1) / MR * MR;
-                java.util.Arrays.fill(abuf, rows * kc, padded * kc, 0f);
-                float[] apanels = abuf;
+                float[] apanels;
                 if (K_MAJOR) {
-                    toKMajor(abuf, s.ak, padded, kc);
+                    // one 4-row group at a time through an L1-sized buffer straight into its k-major micro-panel:
+                    // no row-major copy of the whole block passes through L2
+                    for (int q = 0; q < rows; q += 4) {
+                        int gr = Math.min(4, rows - q);
+                        a.pack(m0 + q, gr, k0, kc, abuf);
+                        if (gr < 4) java.util.Arrays.fill(abuf, gr * kc, 4 * kc, 0f);
+                        toKMajor(abuf, s.ak, q * kc, kc);
+                    }
                     apanels = s.ak;
+                } else {
+                    a.pack(m0, rows, k0, kc, abuf);
+                    java.util.Arrays.fill(abuf, rows * kc, (rows + MR - 1) / MR * MR * kc, 0f);
+                    apanels = abuf;
                 }
                 for (int p = p0; p < p1; p++) {
                     widen(b, p, k0, kc, bbuf, vector);
@@ -260,19 +270,17 @@ final class Gemm {
     }
 
     /**
-     * Repacks rows [0, padded) of a row-major block (A[r][k] at [r·kc + k]) into k-major micro-panels of 4 rows
-     * (A[r][k] at [(r / 4)·4·kc + k·4 + r % 4]), so a micro-panel still starts at (first row)·kc. Four sequential read
-     * streams, sequential writes.
+     * Interleaves one row-major group of 4 rows (A[r][k] at [r·kc + k], r < 4) into a k-major micro-panel at {@code to}
+     * (A[r][k] at [to + k·4 + r]); a block's micro-panel of rows [g, g + 4) starts at g·kc, as a row-major one would.
+     * Four sequential read streams, sequential writes.
      */
-    static void toKMajor(float[] rowMajor, float[] kMajor, int padded, int kc) {
-        for (int g = 0; g < padded; g += 4) {
-            int base = g * kc, r0 = base, r1 = base + kc, r2 = base + 2 * kc, r3 = base + 3 * kc;
-            for (int k = 0, o = base; k < kc; k++, o += 4) {
-                kMajor[o] = rowMajor[r0 + k];
-                kMajor[o + 1] = rowMajor[r1 + k];
-                kMajor[o + 2] = rowMajor[r2 + k];
-                kMajor[o + 3] = rowMajor[r3 + k];
-            }
+    static void toKMajor(float[] group, float[] kMajor, int to, int kc) {
+        int r1 = kc, r2 = 2 * kc, r3 = 3 * kc;
+        for (int k = 0, o = to; k < kc; k++, o += 4) {
+            kMajor[o] = group[k];
+            kMajor[o + 1] = group[r1 + k];
+            kMajor[o + 2] = group[r2 + k];
+            kMajor[o + 3] = group[r3 + k];
         }
     }
 

@@ -47,7 +47,7 @@ class GemmKernelTest {
         Random r = new Random(6);
         int kc = 37, rows = 12;
         float[] rowMajor = random(r, rows * kc), kMajor = new float[rows * kc];
-        Gemm.toKMajor(rowMajor, kMajor, rows, kc);
+        for (int g = 0; g < rows; g += 4) Gemm.toKMajor(Arrays.copyOfRange(rowMajor, g * kc, (g + 4) * kc), kMajor, g * kc, kc);
         for (int i = 0; i < rows; i++)
             for (int k = 0; k < kc; k++) assertEquals(rowMajor[i * kc + k], kMajor[(i / 4) * 4 * kc + k * 4 + i % 4], "A[" + i + "][" + k + "]");
         // the same 12 rows through three 4-row k-major tiles = one 12-row row-major tile, bit for bit
