@@ -11,8 +11,9 @@ import java.nio.ByteOrder;
 
 /**
  * Non-causal attention over long sequences as two GEMMs per (batch, head, query block) on the packed GEMM engine:
- * S = Q·Kᵀ (K packed once per head as the B operand), an exact row softmax of scale·S in place, then O = P·V written
- * straight into the head's output columns. The score block is BQ × Lk floats per thread (off-heap;
+ * S = Q·Kᵀ (K packed once per head as the B operand), exp(scale·S − row max) in place, then O = exp(·)·V written
+ * straight into the head's output columns and divided there by each row's sum (an exact softmax, normalised on the
+ * dv outputs instead of the Lk probabilities). The score block is BQ × Lk floats per thread (off-heap;
  * Lk = 9216 at BQ = 48: 1.8 MB), never the full Lq × Lk matrix.
  *
  * <p>For long sequences this runs at GEMM speed (the VAE mid-block's single 512-wide head and the UNet's 64-wide heads
@@ -38,7 +39,7 @@ final class AttentionGemm {
 
     private static final class Scratch {
         MemorySegment scores = MemorySegment.NULL;
-        float[] row = new float[0];
+        final float[] sum = new float[BQ];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -53,56 +54,73 @@ final class AttentionGemm {
             for (int h = 0; h < heads; h++) {
                 final int bb = b, hh = h;
                 // B operands: Kᵀ as [K = d, N = Lk], V as [K = Lk, N = dv]
-                try (Gemm.Packed kt = Gemm.Packed.of(d, lk, (kk, col) -> k.getAtIndex(F, ((long) bb * lk + col) * qc + (long) hh * d + kk), null);
-                     Gemm.Packed vp = Gemm.Packed.of(lk, dv, (kk, col) -> v.getAtIndex(F, ((long) bb * lk + kk) * vc + (long) hh * dv + col), null)) {
+                // B operands: Kᵀ as [K = d, N = Lk], V as [K = Lk, N = dv], on the heap: the micro-kernel reads them in place
+                try (Gemm.Packed kt = Gemm.Packed.onHeap(d, lk, (kk, col) -> k.getAtIndex(F, ((long) bb * lk + col) * qc + (long) hh * d + kk));
+                     Gemm.Packed vp = Gemm.Packed.onHeap(lk, dv, (kk, col) -> v.getAtIndex(F, ((long) bb * lk + kk) * vc + (long) hh * dv + col))) {
                     Parallel.parallelFor(qTiles, t -> {
                         int q0 = t * BQ, rows = Math.min(BQ, lq - q0);
                         Scratch s = SCRATCH.get();
                         long need = (long) BQ * lk * 4;
                         if (s.scores.byteSize() < need) s.scores = Arena.ofAuto().allocate(need, 64);
-                        if (s.row.length < lk) s.row = new float[lk];
                         MemorySegment sc = s.scores;
                         long qRow0 = (long) bb * lq + q0;
                         Gemm.ASource qs = (m0, r, k0, kc, dst) -> {
                             for (int i = 0; i < r; i++)
                                 MemorySegment.copy(q, F, ((qRow0 + m0 + i) * qc + (long) hh * d + k0) * 4, dst, i * kc, kc);
                         };
-                        Gemm.run(rows, kt, qs, dBlocks, sc, lk, 0, vector);
-                        for (int r = 0; r < rows; r++) softmaxRow(sc, (long) r * lk, lk, scale, s.row, vector);
+                        // the GEMMs run on this thread (parallel = false): the query tiles are the parallel loop, and
+                        // a split of N into panel groups would pack the same A block once per group
+                        Gemm.run(rows, kt, qs, dBlocks, sc, lk, 0, vector, false);          // S [rows, Lk] = Q·Kᵀ
+                        for (int r = 0; r < rows; r++) s.sum[r] = expRow(sc, (long) r * lk, lk, scale, vector);
                         MemorySegment o = out.asSlice(qRow0 * vc * 4);
-                        Gemm.run(rows, vp, Gemm.matrix(sc, lk), lkBlocks, o, vc, hh * dv, vector);
+                        Gemm.run(rows, vp, Gemm.matrix(sc, lk), lkBlocks, o, vc, hh * dv, vector, false); // O = exp(S)·V
+                        for (int r = 0; r < rows; r++) scale(o, (long) r * vc + (long) hh * dv, dv, 1f / s.sum[r], vector);
                     });
                 }
             }
         }
     }
 
-    /** Row [off, off + len) of seg ← softmax(scale · row), fp32, max-subtracted. */
-    static void softmaxRow(MemorySegment seg, long off, int len, float scale, float[] row, boolean vector) {
-        MemorySegment.copy(seg, F, off * 4, row, 0, len);
+    /**
+     * Row [off, off + len) of seg ← exp(scale · row − max(scale · row)), in place; returns the row's sum. The softmax's
+     * division is left to the output row ({@link #scale}): dv values instead of Lk.
+     */
+    static float expRow(MemorySegment seg, long off, int len, float scale, boolean vector) {
+        long base = off * 4;
         float max = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < len; j++) max = Math.max(max, row[j] * scale);
-        float sum = 0f;
         int j = 0;
+        if (vector) {
+            FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+            for (; j <= len - VL; j += VL) m = m.max(FloatVector.fromMemorySegment(S, seg, base + j * 4L, NATIVE).mul(scale));
+            max = m.reduceLanes(VectorOperators.MAX);
+        }
+        for (; j < len; j++) max = Math.max(max, seg.getAtIndex(F, off + j) * scale);
+        float sum = 0f;
+        j = 0;
         if (vector) {
             FloatVector acc = FloatVector.zero(S);
             for (; j <= len - VL; j += VL) {
-                FloatVector e = FloatVector.fromArray(S, row, j).mul(scale).sub(max);
-                e = VecMath.exp(e);
-                e.intoArray(row, j);
+                FloatVector e = VecMath.exp(FloatVector.fromMemorySegment(S, seg, base + j * 4L, NATIVE).mul(scale).sub(max));
+                e.intoMemorySegment(seg, base + j * 4L, NATIVE);
                 acc = acc.add(e);
             }
             sum = VecMath.sum(acc);
         }
         for (; j < len; j++) {
-            float e = VecMath.exp(row[j] * scale - max);
-            row[j] = e;
+            float e = VecMath.exp(seg.getAtIndex(F, off + j) * scale - max);
+            seg.setAtIndex(F, off + j, e);
             sum += e;
         }
-        float inv = 1f / sum;
-        j = 0;
-        if (vector) for (; j <= len - VL; j += VL) FloatVector.fromArray(S, row, j).mul(inv).intoArray(row, j);
-        for (; j < len; j++) row[j] *= inv;
-        MemorySegment.copy(row, 0, seg, F, off * 4, len);
+        return sum;
+    }
+
+    /** seg[off .. off + len) *= f. */
+    static void scale(MemorySegment seg, long off, int len, float f, boolean vector) {
+        long base = off * 4;
+        int j = 0;
+        if (vector)
+            for (; j <= len - VL; j += VL)
+                FloatVector.fromMemorySegment(S, seg, base + j * 4L, NATIVE).mul(f).intoMemorySegment(seg, base + j * 4L, NATIVE);
+        for (; j < len; j++) seg.setAtIndex(F, off + j, seg.getAtIndex(F, off + j) * f);
     }
 }

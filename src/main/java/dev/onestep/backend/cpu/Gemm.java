@@ -51,16 +51,20 @@ final class Gemm {
     /**
      * Weights packed for the micro-kernel: panels of NR output columns, [panel][K][NR], off-heap in their stored dtype
      * (F32, or F16/BF16 at half the memory, widened to fp32 one kc × NR panel slice at a time in {@link #run}), plus a
-     * bias padded to panels·NR (or null). {@link #close()} frees the memory.
+     * bias padded to panels·NR (or null). {@link #close()} frees the memory. {@link #onHeap} packs into a Java array
+     * instead, which the micro-kernel reads in place (no per-slice copy): for operands packed per call (attention's
+     * Kᵀ and V), never for weights (off-heap, any size).
      */
     static final class Packed implements AutoCloseable {
         final int k, n, panels;
         final DType dtype;
         final MemorySegment data;
         final float[] bias;
+        /** The F32 panels as a Java array (data is a view of it), or null when they are off-heap. */
+        final float[] heap;
         private final Arena arena;
 
-        private Packed(int k, int n, DType dtype, Arena arena, MemorySegment data, float[] bias) {
+        private Packed(int k, int n, DType dtype, Arena arena, MemorySegment data, float[] bias, float[] heap) {
             this.k = k;
             this.n = n;
             this.panels = (n + NR - 1) / NR;
@@ -68,6 +72,26 @@ final class Gemm {
             this.arena = arena;
             this.data = data;
             this.bias = bias;
+            this.heap = heap;
+        }
+
+        /** Packs B given as element(k, n) in F32 into a Java array (k · panels · NR < 2³¹), no bias. */
+        static Packed onHeap(int k, int n, ElementAt b) {
+            int panels = (n + NR - 1) / NR;
+            long size = (long) panels * k * NR;
+            if (size > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("on-heap panels of " + size + " floats");
+            float[] data = new float[(int) Math.max(1, size)];
+            boolean par = size >= (1 << 16);
+            Parallel.parallelFor(par ? panels : 1, t -> {
+                int pFrom = par ? t : 0, pTo = par ? t + 1 : panels;
+                for (int p = pFrom; p < pTo; p++)
+                    for (int kk = 0, o = p * k * NR; kk < k; kk++, o += NR)
+                        for (int j = 0; j < NR; j++) {
+                            int col = p * NR + j;
+                            data[o + j] = col < n ? b.at(kk, col) : 0f;
+                        }
+            });
+            return new Packed(k, n, DType.F32, null, MemorySegment.ofArray(data), null, data);
         }
 
         /** Packs B given as element(k, n) in F32. */
@@ -111,7 +135,7 @@ final class Gemm {
                 pb = new float[panels * NR];
                 System.arraycopy(bias, 0, pb, 0, n);
             }
-            return new Packed(k, n, dtype, arena, data, pb);
+            return new Packed(k, n, dtype, arena, data, pb, null);
         }
 
         /**
@@ -127,7 +151,7 @@ final class Gemm {
 
         @Override
         public void close() {
-            if (arena.scope().isAlive()) arena.close();
+            if (arena != null && arena.scope().isAlive()) arena.close();
         }
     }
 
@@ -196,20 +220,30 @@ final class Gemm {
         run(m, b, a, kBlocks, c, b.n, 0, vector);
     }
 
-    /** C[r][cOff + j] (row stride ldc floats, F32 segment) = (A · B (+ bias))[r][j]. */
+    /** C[r][cOff + j] (row stride ldc floats, F32 segment) = (A · B (+ bias))[r][j], spread over the threads. */
     static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, int ldc, int cOff, boolean vector) {
+        run(m, b, a, kBlocks, c, ldc, cOff, vector, true);
+    }
+
+    /**
+     * The same; {@code parallel = false} runs it on the calling thread as one task per M block, every N panel under
+     * one packing of A: for callers that are already parallel (attention's query tiles), where splitting N into panel
+     * groups would pack the same A block once per group.
+     */
+    static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, int ldc, int cOff, boolean vector,
+                    boolean parallel) {
         if (m == 0 || b.n == 0) return;
         int mc = Math.min(MC, (m + MR - 1) / MR * MR);
         int mBlocks = (m + mc - 1) / mc;
         int want = 4 * Parallel.THREADS;
-        int nGroups = mBlocks >= want ? 1 : Math.min(b.panels, (want + mBlocks - 1) / mBlocks);
+        int nGroups = !parallel || mBlocks >= want ? 1 : Math.min(b.panels, (want + mBlocks - 1) / mBlocks);
         int perGroup = (b.panels + nGroups - 1) / nGroups;
         int groups = (b.panels + perGroup - 1) / perGroup;
         int maxKc = 0;
         for (int[] kb : kBlocks) maxKc = Math.max(maxKc, kb[1]);
         int aSize = mc * maxKc, bSize = maxKc * NR;
         int gathered = K_MAJOR ? 4 * maxKc : aSize; // rows gathered per pack call: one 4-row group, or the block
-        Parallel.parallelFor(mBlocks * groups, t -> {
+        java.util.function.IntConsumer task = t -> {
             int mb = t / groups, g = t % groups;
             int m0 = mb * mc, rows = Math.min(mc, m - m0);
             int p0 = g * perGroup, p1 = Math.min(b.panels, p0 + perGroup);
@@ -239,16 +273,25 @@ final class Gemm {
                     apanels = abuf;
                 }
                 for (int p = p0; p < p1; p++) {
-                    widen(b, p, k0, kc, bbuf, vector);
+                    float[] bslice = bbuf;
+                    int bo = 0;
+                    if (b.heap != null) { // read in place
+                        bslice = b.heap;
+                        bo = (p * b.k + k0) * NR;
+                    } else {
+                        widen(b, p, k0, kc, bbuf, vector);
+                    }
                     int col0 = p * NR, cols = Math.min(NR, b.n - col0);
                     for (int i = 0; i < rows; i += MR) {
-                        if (vector) kernelVector(apanels, i * kc, kc, bbuf, 0, tile);
-                        else kernelScalar(apanels, i * kc, kc, bbuf, 0, tile);
+                        if (vector) kernelVector(apanels, i * kc, kc, bslice, bo, tile);
+                        else kernelScalar(apanels, i * kc, kc, bslice, bo, tile);
                         writeBack(tile, c, m0 + i, Math.min(MR, rows - i), col0, cols, ldc, cOff, kbi == 0 ? b.bias : null, kbi == 0, vector);
                     }
                 }
             }
-        });
+        };
+        if (parallel) Parallel.parallelFor(mBlocks * groups, task);
+        else for (int t = 0; t < mBlocks * groups; t++) task.accept(t);
     }
 
     /**
