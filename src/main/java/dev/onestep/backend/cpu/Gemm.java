@@ -42,8 +42,14 @@ final class Gemm {
     /** A is gathered into k-major micro-panels (A[r][k] at [k·MR + r]) for the 4-row kernel. */
     static final boolean K_MAJOR = MR == 4;
     static final int NR = 2 * VL;
-    static final int KC = Integer.getInteger("onestep.cpu.kc", 256);
-    static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", 384) / MR);
+    /**
+     * Block sizes: K ≤ KC per block, MC rows of A per block. The 12-row kernel keeps round 1's 256 / 384 (tuned on a
+     * Zen 5); the 4-row k-major one takes 384 / 192 (an A block of 295 KB stays in a 512 KB L2, a B slice of 24 KB in
+     * L1), measured in-process on a Zen 3: the UNet's 320- and 640-channel convs 8-11 % faster, its 320-wide linears up
+     * to 15 %, 2048³ within 3 % (docs/PERF.md round 5).
+     */
+    static final int KC = Integer.getInteger("onestep.cpu.kc", K_MAJOR ? 384 : 256);
+    static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", K_MAJOR ? 192 : 384) / MR);
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfShort H = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();

@@ -54,7 +54,8 @@ class CpuBackendOpsTest {
         Backend b = cpu(vector);
         Random r = new Random(11);
         int[][] cases = { // rows, in, out
-                {1, 1, 1}, {7, 17, 33}, {65, 129, 7}, {129, 65, 129}, {1, 7, 65}, {13, 600, 31}, {6, 32, 32}, {2, 320, 1280}};
+                {1, 1, 1}, {7, 17, 33}, {65, 129, 7}, {129, 65, 129}, {1, 7, 65}, {13, 600, 31}, {6, 32, 32}, {2, 320, 1280},
+                {200, 70, 40}}; // two M blocks at MC = 192 (the 4-row kernel's)
         for (int[] c : cases) {
             for (boolean bias : new boolean[] {true, false}) {
                 int m = c[0], k = c[1], n = c[2];
@@ -93,6 +94,7 @@ class CpuBackendOpsTest {
                 new ConvCase(2, 5, 7, 33, 65, 1, 1, Padding.NONE),        // 1×1 conv = GEMM
                 new ConvCase(1, 5, 7, 33, 17, 1, 2, Padding.NONE),        // 1×1 stride 2 (gather path)
                 new ConvCase(1, 4, 5, 300, 7, 3, 1, Padding.same(1)),     // channels split across K blocks
+                new ConvCase(1, 4, 3, 400, 7, 3, 1, Padding.same(1)),     // … also at KC = 384 (the 4-row kernel's)
                 new ConvCase(1, 6, 5, 100, 40, 3, 1, Padding.same(1)),    // two taps per K block
                 new ConvCase(1, 6, 6, 4, 32, 3, 1, Padding.NONE),         // no padding
                 // contiguous tap runs (stride 1, whole channels): image narrower than the kernel, 5×5, first-conv shape
@@ -303,6 +305,7 @@ class CpuBackendOpsTest {
                 {1, 400, 520, 1, 40, 24, 0, 1},
                 {2, 260, 257, 3, 20, 20, 0, 0},
                 {1, 13, 300, 1, 300, 290, 0, 0},
+                {1, 9, 260, 1, 400, 16, 0, 0},   // d past one K block at KC = 384 too
                 // short keys (ShortAttention, Lk ≤ 16): odd head dims, causal, sharp scores, one key, the threshold
                 {2, 37, 3, 3, 20, 20, 1, 1},
                 {1, 45, 16, 2, 17, 33, 0, 1},
