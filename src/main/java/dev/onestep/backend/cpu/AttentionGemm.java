@@ -53,7 +53,6 @@ final class AttentionGemm {
         for (int b = 0; b < n; b++) {
             for (int h = 0; h < heads; h++) {
                 final int bb = b, hh = h;
-                // B operands: Kᵀ as [K = d, N = Lk], V as [K = Lk, N = dv]
                 // B operands: Kᵀ as [K = d, N = Lk], V as [K = Lk, N = dv], on the heap: the micro-kernel reads them in place
                 try (Gemm.Packed kt = Gemm.Packed.onHeap(d, lk, (kk, col) -> k.getAtIndex(F, ((long) bb * lk + col) * qc + (long) hh * d + kk));
                      Gemm.Packed vp = Gemm.Packed.onHeap(lk, dv, (kk, col) -> v.getAtIndex(F, ((long) bb * lk + kk) * vc + (long) hh * dv + col))) {

@@ -81,11 +81,14 @@ final class Gemm {
             this.heap = heap;
         }
 
-        /** Packs B given as element(k, n) in F32 into a Java array (k · panels · NR < 2³¹), no bias. */
+        /**
+         * Packs B given as element(k, n) in F32, no bias, into a Java array; off-heap ({@link #of}) when the panels would
+         * not fit one (2³¹ floats).
+         */
         static Packed onHeap(int k, int n, ElementAt b) {
             int panels = (n + NR - 1) / NR;
             long size = (long) panels * k * NR;
-            if (size > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("on-heap panels of " + size + " floats");
+            if (size > Integer.MAX_VALUE - 8) return of(k, n, b, null);
             float[] data = new float[(int) Math.max(1, size)];
             boolean par = size >= (1 << 16);
             Parallel.parallelFor(par ? panels : 1, t -> {
