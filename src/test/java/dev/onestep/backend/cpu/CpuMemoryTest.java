@@ -20,6 +20,33 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CpuMemoryTest {
     private static final ReferenceBackend REF = new ReferenceBackend();
 
+    /**
+     * Idle buffers past the idle cap are unmapped only while the pool holds more than its live peak: what the pass's
+     * peak needed stays mapped for the next pass (which would otherwise map and fault it in again), and the pool's
+     * peak (live + idle) does not grow.
+     */
+    @Test
+    void idleBuffersWithinTheLivePeakStayMapped() {
+        BufferPool pool = new BufferPool(0); // no idle cap at all: only the live-peak rule keeps buffers
+        Tensor a = pool.tensor(DType.F32, false, 4096), b = pool.tensor(DType.F32, false, 2048); // 16 KB + 8 KB live
+        long peak = pool.peakBytes();
+        assertEquals(24 << 10, peak);
+        a.close();
+        b.close();
+        assertEquals(24 << 10, pool.idleBytes(), "within the live peak: both kept although the idle cap is 0");
+        Tensor c = pool.tensor(DType.F32, false, 4096);   // reuses a's buffer
+        assertEquals(16 << 10, pool.liveBytes());
+        assertEquals(8 << 10, pool.idleBytes());
+        Tensor d = pool.tensor(DType.F32, false, 16384);  // 64 KB: b's 8 KB buffer is too small, a new one
+        assertEquals(80 << 10, pool.liveBytes());
+        c.close();
+        d.close();
+        assertEquals(80 << 10, pool.idleBytes(), "the live peak is now 80 KB: all 88 KB minus what exceeds it");
+        assertTrue(pool.stats().startsWith("pool: 1 hits, 3 new buffers"), pool.stats());
+        pool.close();
+        assertEquals(0, pool.idleBytes());
+    }
+
     @Test
     void pooledBuffersAreReusedAndOutputsFullyOverwritten() {
         CpuBackend b = new CpuBackend(true);
