@@ -90,16 +90,7 @@ final class Gemm {
             long size = (long) panels * k * NR;
             if (size > Integer.MAX_VALUE - 8) return of(k, n, b, null);
             float[] data = new float[(int) Math.max(1, size)];
-            boolean par = size >= (1 << 16);
-            Parallel.parallelFor(par ? panels : 1, t -> {
-                int pFrom = par ? t : 0, pTo = par ? t + 1 : panels;
-                for (int p = pFrom; p < pTo; p++)
-                    for (int kk = 0, o = p * k * NR; kk < k; kk++, o += NR)
-                        for (int j = 0; j < NR; j++) {
-                            int col = p * NR + j;
-                            data[o + j] = col < n ? b.at(kk, col) : 0f;
-                        }
-            });
+            fillPanels(k, n, b, (base, row) -> System.arraycopy(row, 0, data, (int) base, NR));
             return new Packed(k, n, DType.F32, null, MemorySegment.ofArray(data), null, data);
         }
 
@@ -120,24 +111,12 @@ final class Gemm {
             int es = dtype.byteSize();
             Arena arena = Arena.ofShared();
             MemorySegment data = arena.allocate(Math.max(1, size * es), 64);
-            // panels in parallel (b.at must be a pure read): weight loading and per-call K/V packing in attention
-            boolean par = size >= (1 << 16);
-            Parallel.parallelFor(par ? panels : 1, t -> {
-                float[] row = new float[NR];
-                int pFrom = par ? t : 0, pTo = par ? t + 1 : panels;
-                for (int p = pFrom; p < pTo; p++)
-                    for (int kk = 0; kk < k; kk++) {
-                        long base = ((long) p * k + kk) * NR;
-                        for (int j = 0; j < NR; j++) {
-                            int col = p * NR + j;
-                            row[j] = col < n ? b.at(kk, col) : 0f;
-                        }
-                        switch (dtype) {
-                            case F32 -> MemorySegment.copy(row, 0, data, F, base * 4, NR);
-                            case F16 -> { for (int j = 0; j < NR; j++) data.setAtIndex(H, base + halfSlot(j), Float.floatToFloat16(row[j])); }
-                            default -> { for (int j = 0; j < NR; j++) data.setAtIndex(H, base + halfSlot(j), DType.f32ToBf16(row[j])); }
-                        }
-                    }
+            fillPanels(k, n, b, (base, row) -> {
+                switch (dtype) {
+                    case F32 -> MemorySegment.copy(row, 0, data, F, base * 4, NR);
+                    case F16 -> { for (int j = 0; j < NR; j++) data.setAtIndex(H, base + halfSlot(j), Float.floatToFloat16(row[j])); }
+                    default -> { for (int j = 0; j < NR; j++) data.setAtIndex(H, base + halfSlot(j), DType.f32ToBf16(row[j])); }
+                }
             });
             float[] pb = null;
             if (bias != null) {
@@ -145,6 +124,33 @@ final class Gemm {
                 System.arraycopy(bias, 0, pb, 0, n);
             }
             return new Packed(k, n, dtype, arena, data, pb, null);
+        }
+
+        /** Receives panel row (p, kk) of NR values, zero past N, with its element offset (p·K + kk)·NR. */
+        @FunctionalInterface
+        private interface RowSink {
+            void put(long base, float[] row);
+        }
+
+        /**
+         * Feeds every panel row of B [K, N] to {@code sink}, panels in parallel when there are many (b.at must be a pure
+         * read, and the sink must write only its row's slots): weight loading and per-call K/V packing in attention.
+         */
+        private static void fillPanels(int k, int n, ElementAt b, RowSink sink) {
+            int panels = (n + NR - 1) / NR;
+            boolean par = (long) panels * k * NR >= (1 << 16);
+            Parallel.parallelFor(par ? panels : 1, t -> {
+                float[] row = new float[NR];
+                int pFrom = par ? t : 0, pTo = par ? t + 1 : panels;
+                for (int p = pFrom; p < pTo; p++)
+                    for (int kk = 0; kk < k; kk++) {
+                        for (int j = 0; j < NR; j++) {
+                            int col = p * NR + j;
+                            row[j] = col < n ? b.at(kk, col) : 0f;
+                        }
+                        sink.put(((long) p * k + kk) * NR, row);
+                    }
+            });
         }
 
         /**

@@ -289,10 +289,15 @@ public final class CudaBackend implements Backend {
                 if (used.isEmpty()) return;
                 driver.synchronize();
                 for (Timed t : timed) OpTimer.add(into, t.key(), 1, driver.elapsedMs(t.start(), t.end()));
-                spare.addAll(used);
-                used.clear();
-                timed.clear();
+                recycle();
             }
+        }
+
+        /** Every recorded event back to the spares; the pairs forgotten. */
+        private void recycle() {
+            spare.addAll(used);
+            used.clear();
+            timed.clear();
         }
 
         @Override
@@ -302,9 +307,7 @@ public final class CudaBackend implements Backend {
                 closed = true;
                 if (CudaBackend.this.closed) return; // the context's teardown took the events with it
                 driver.synchronize();
-                spare.addAll(used);
-                used.clear();
-                timed.clear();
+                recycle();
                 for (jcuda.driver.CUevent e : spare) driver.destroy(e);
                 spare.clear();
             }

@@ -162,17 +162,12 @@ class CudaBindingAbiTest {
         throw new IllegalArgumentException("unexpected layout in a binding: " + l);
     }
 
-    /** JavaCPP's Java types for C types: primitives as themselves, every Pointer subclass/String/array = a C pointer. */
+    /**
+     * JavaCPP's Java types for C types: a primitive as its descriptor letter (I, J, F, D, V: the same letters as our
+     * layouts), every Pointer subclass/String/array = a C pointer.
+     */
     private static String code(ClassDesc c) {
-        if (!c.isPrimitive()) return "A";
-        return switch (c.descriptorString()) {
-            case "I" -> "I";
-            case "J" -> "J";
-            case "F" -> "F";
-            case "D" -> "D";
-            case "V" -> "V";
-            default -> "?" + c.descriptorString();
-        };
+        return c.isPrimitive() ? c.descriptorString() : "A";
     }
 
     private static void expect(List<String> wrong, Map<String, Integer> constants, String name, int ours) {
