@@ -12,7 +12,8 @@ import java.util.List;
  * NHWC convolution as an implicit GEMM: row m = output pixel (n, oy, ox), column k = (ky, kx, ci), matching
  * the packed weights' K order [kh·kw·I]. A blocks are gathered straight from the input into the GEMM's per-thread
  * buffer, one contiguous channel run per (pixel, tap), zeros where the tap falls in the padding. Convolutions with a
- * short K (few input channels) or few output channels are handed to {@link ConvDirect}.
+ * short K (few input channels) or few output channels are handed to {@link ConvDirect}, 3×3 stride-1 ones over enough
+ * pixels to {@link ConvWinograd}.
  */
 final class ConvGemm {
     private ConvGemm() {}
@@ -68,6 +69,10 @@ final class ConvGemm {
         }
         if (ConvDirect.fewInputs(kh * kw * ci)) {
             ConvDirect.fewInputs(x, n, h, w, ci, rowMap, colMap, kh, kw, stride, pad, weights, y, oh, ow, vector);
+            return;
+        }
+        if (ConvWinograd.applies(kh, kw, stride, ci, weights.n, n, oh, ow)) {
+            ConvWinograd.run(x, n, h, w, ci, rowMap, colMap, pad, weights, y, oh, ow, vector);
             return;
         }
         if (!mapped && kh == 1 && kw == 1 && stride == 1 && pad.equals(Padding.NONE)) {

@@ -91,6 +91,13 @@ final class Gemm {
             if (size > Integer.MAX_VALUE - 8) return of(k, n, b, null);
             float[] data = new float[(int) Math.max(1, size)];
             fillPanels(k, n, b, (base, row) -> System.arraycopy(row, 0, data, (int) base, NR));
+            return heapPanels(k, n, data);
+        }
+
+        /** Wraps F32 panels already laid out [panel][k][NR] (zero past N) in a Java array, read in place; no bias. */
+        static Packed heapPanels(int k, int n, float[] data) {
+            if (data.length < (long) ((n + NR - 1) / NR) * k * NR)
+                throw new IllegalArgumentException("heap panels: " + data.length + " floats for K = " + k + ", N = " + n);
             return new Packed(k, n, DType.F32, null, MemorySegment.ofArray(data), null, data);
         }
 

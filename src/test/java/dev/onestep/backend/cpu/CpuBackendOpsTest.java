@@ -227,6 +227,59 @@ class CpuBackendOpsTest {
         }
     }
 
+    /**
+     * ConvWinograd called directly (CpuBackend routes 3×3 stride-1 convs with ≥ {@link ConvWinograd#MIN_TILES} tiles to it):
+     * tiles cut by the image's edge, channels off the vector width, K split into blocks, batches, asymmetric padding and
+     * nearest up-sampling maps. Bound: atol = 2e-5·√K (F(4×4, 3×3)'s transforms cost ≈ 10× the direct sum's error; the
+     * largest measured here is printed), rtol 1e-5.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void convWinograd(boolean vector) {
+        CpuBackend b = cpu(vector);
+        Random r = new Random(17);
+        List<ConvCase> cases = List.of(
+                new ConvCase(1, 8, 8, 16, 32, 3, 1, Padding.same(1)),
+                new ConvCase(1, 9, 14, 13, 19, 3, 1, Padding.same(1)),       // edge tiles, channel tails
+                new ConvCase(2, 7, 5, 40, 33, 3, 1, Padding.same(1)),        // batch, tiles across images
+                new ConvCase(1, 11, 10, 24, 8, 3, 1, Padding.NONE),          // valid conv: 9×8 output
+                new ConvCase(1, 6, 13, 20, 17, 3, 1, new Padding(0, 2, 2, 1)),
+                new ConvCase(1, 1, 1, 8, 8, 3, 1, Padding.same(1)),          // one pixel
+                new ConvCase(1, 10, 9, 900, 40, 3, 1, Padding.same(1)),      // K = 900 > KC: two K blocks
+                new ConvCase(1, 5, 7, 12, 21, 3, 1, Padding.same(1)));       // up-sampled to 10×14 below
+        double worst = 0;
+        for (int i = 0; i < cases.size(); i++) {
+            ConvCase c = cases.get(i);
+            boolean up = i == cases.size() - 1;
+            int h = up ? 2 * c.h : c.h, w = up ? 2 * c.w : c.w;
+            Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
+            int kk = 9 * c.ci;
+            float ws = (float) (1 / Math.sqrt(kk));
+            Tensor wt = uniform(r, -ws, ws, c.co, c.ci, 3, 3), bias = i % 2 == 0 ? uniform(r, -1, 1, c.co) : null;
+            CpuBackend.ConvW wc = (CpuBackend.ConvW) b.prepareConv2d(wt, bias);
+            int oh = c.pad.outSize(h, 3, 1, true), ow = c.pad.outSize(w, 3, 1, false);
+            int[] rows = null, cols = null;
+            if (up) {
+                rows = new int[h];
+                cols = new int[w];
+                for (int j = 0; j < h; j++) rows[j] = CpuMath.nearestSource(j, c.h, h);
+                for (int j = 0; j < w; j++) cols[j] = CpuMath.nearestSource(j, c.w, w);
+            }
+            Tensor got = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
+            ConvWinograd.run(x.data(), c.n, h, w, c.ci, rows, cols, c.pad, wc.packed, got.data(), oh, ow, vector);
+            Tensor xin = up ? REF.upsampleNearest(x, h, w) : x;
+            Tensor want = REF.conv2d(xin, REF.prepareConv2d(wt, bias), 1, c.pad);
+            Compare.assertShape("ConvWinograd " + c, want.shape(), got.shape());
+            float[] gw = got.toFloatArray(), ww = want.toFloatArray();
+            for (int j = 0; j < gw.length; j++) worst = Math.max(worst, Math.abs(gw[j] - ww[j]) / Math.sqrt(kk));
+            Compare.assertClose("ConvWinograd " + mode(vector) + " " + c + (up ? " up-sampled" : ""), ww, gw, 2e-5 * Math.sqrt(kk), 1e-5);
+            close(x, wt, bias, got, want);
+            if (up) xin.close();
+            wc.close();
+        }
+        System.out.printf("ConvWinograd %s: largest |error| / sqrt(K) = %.3g%n", mode(vector), worst);
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void upsampleNearestConv2dFused(boolean vector) {
