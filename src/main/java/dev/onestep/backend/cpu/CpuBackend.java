@@ -101,8 +101,11 @@ public final class CpuBackend implements Backend {
     /** Restarts {@link #peakMemoryBytes} from what the pool holds now. */
     public void resetPeakMemory() { pool.resetPeak(); }
 
-    /** Unmaps every idle pooled buffer. */
-    public void trimMemory() { pool.trim(); }
+    /** Unmaps every idle pooled buffer and drops the Winograd convolutions' kept weight transforms. */
+    public void trimMemory() {
+        pool.trim();
+        ConvWinograd.trim();
+    }
 
     /** One line on the buffer pool (hits, buffers, bytes). */
     public String memoryStats() { return pool.stats(); }

@@ -230,8 +230,8 @@ class CpuBackendOpsTest {
     /**
      * ConvWinograd called directly (CpuBackend routes 3×3 stride-1 convs with ≥ {@link ConvWinograd#MIN_TILES} tiles to it):
      * tiles cut by the image's edge, channels off the vector width, K split into blocks, batches, asymmetric padding and
-     * nearest up-sampling maps. Bound: atol = 2e-5·√K (F(4×4, 3×3)'s transforms cost ≈ 10× the direct sum's error; the
-     * largest measured here is printed), rtol 1e-5.
+     * nearest up-sampling maps. Bound: the GEMM ops' atol = 2e-6·√K, rtol 1e-5 (F(4×4, 3×3)'s transforms cost ≈ 10× the
+     * direct sum's error, measured ≤ 3.7e-7·√K here and printed; a wrong or imprecise coefficient fails it).
      */
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
@@ -272,12 +272,27 @@ class CpuBackendOpsTest {
             Compare.assertShape("ConvWinograd " + c, want.shape(), got.shape());
             float[] gw = got.toFloatArray(), ww = want.toFloatArray();
             for (int j = 0; j < gw.length; j++) worst = Math.max(worst, Math.abs(gw[j] - ww[j]) / Math.sqrt(kk));
-            Compare.assertClose("ConvWinograd " + mode(vector) + " " + c + (up ? " up-sampled" : ""), ww, gw, 2e-5 * Math.sqrt(kk), 1e-5);
+            Compare.assertClose("ConvWinograd " + mode(vector) + " " + c + (up ? " up-sampled" : ""), ww, gw, 2e-6 * Math.sqrt(kk), 1e-5);
             close(x, wt, bias, got, want);
             if (up) xin.close();
             wc.close();
         }
         System.out.printf("ConvWinograd %s: largest |error| / sqrt(K) = %.3g%n", mode(vector), worst);
+    }
+
+    /** Which convs CpuBackend sends to ConvWinograd: 3×3 stride 1 only, enough tiles, a transformed weight set within the cap. */
+    @Test
+    void winogradRouting() {
+        int t = ConvWinograd.MIN_TILES; // tiles of 4 × 4 pixels
+        assertTrue(ConvWinograd.applies(3, 3, 1, 128, 128, 1, 4 * t, 4), "4t × 4 output: t tiles");
+        assertTrue(!ConvWinograd.applies(3, 3, 1, 128, 128, 1, 4 * t - 4, 4), "one tile short");
+        assertTrue(ConvWinograd.applies(3, 3, 1, 128, 128, 2, 2 * t, 4), "tiles of a batch count together");
+        assertTrue(!ConvWinograd.applies(3, 3, 2, 128, 128, 1, 384, 512), "stride 2");
+        assertTrue(!ConvWinograd.applies(1, 1, 1, 128, 128, 1, 384, 512), "1×1");
+        assertTrue(!ConvWinograd.applies(3, 1, 1, 128, 128, 1, 384, 512), "3×1");
+        long cap = ConvWinograd.MAX_U_BYTES / (36 * 4); // largest C_in·C_out
+        assertTrue(ConvWinograd.applies(3, 3, 1, 1, (int) cap, 1, 384, 512), "transformed weights at the cap");
+        assertTrue(!ConvWinograd.applies(3, 3, 1, 1, (int) cap + 1, 1, 384, 512), "transformed weights over the cap");
     }
 
     @ParameterizedTest
