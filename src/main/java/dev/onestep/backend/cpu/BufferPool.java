@@ -28,8 +28,12 @@ import java.util.TreeMap;
  * live plus idle: the activation part of the process's resident memory.
  */
 final class BufferPool {
-    /** A buffer serves requests down to 1/MAX_SLACK of its capacity. */
-    static final double MAX_SLACK = 2.0;
+    /**
+     * A buffer serves requests down to 1/MAX_SLACK of its capacity: {@code -Donestep.cpu.poolSlack} (default 2.0). At
+     * 1.25 the 768² pass's 604 MB decoder buffers stopped being taken by 302 MB requests and re-mapped (one GroupNorm
+     * call 2.1 → 0.8 s) for +0.36 GB peak RSS (docs/PERF.md round 6); not the default.
+     */
+    static final double MAX_SLACK = Double.parseDouble(System.getProperty("onestep.cpu.poolSlack", "2.0"));
     private static final long PAGE = 4096;
 
     private static final class Buffer {

@@ -59,6 +59,9 @@ final class ConvWinograd {
     /** Largest transformed weight set, 36·C_in·C_out·4 bytes, built per call: {@code -Donestep.cpu.winogradMaxMiB} (64). */
     static final long MAX_U_BYTES = (long) Integer.getInteger("onestep.cpu.winogradMaxMiB", 64) << 20;
 
+    /** Largest per-thread V or M block, floats (16 MB): 64 tiles up to 1 820 channels. */
+    private static final int SCRATCH_FLOATS = 1 << 22;
+
     /** Bᵀ (6 × 6), G (6 × 3), Aᵀ (4 × 6) for the points 0, 1, −1, 2, −2, ∞: the scalar twin's definition. */
     static final float[][] BT = {
             {4, 0, -5, 0, 1, 0},
@@ -115,9 +118,11 @@ final class ConvWinograd {
         int srcH = mapped ? rowMap[h - 1] + 1 : h, srcW = mapped ? colMap[w - 1] + 1 : w;
         int th = (oh + M - 1) / M, tw = (ow + M - 1) / M;
         int tiles = n * th * tw;
-        int tb = Math.min(maxTiles, Math.max(4, ((tiles + 2 * Parallel.THREADS - 1) / (2 * Parallel.THREADS) + 3) / 4 * 4));
-        int blocks = (tiles + tb - 1) / tb;
         int ciP = (ci + VL - 1) / VL * VL, coP = (co + VL - 1) / VL * VL;
+        // at least two blocks per thread; per-thread V and M blocks of at most SCRATCH_FLOATS (wide channels: fewer tiles)
+        int perThreads = Math.min(maxTiles, Math.max(4, ((tiles + 2 * Parallel.THREADS - 1) / (2 * Parallel.THREADS) + 3) / 4 * 4));
+        int tb = Math.max(4, Math.min(perThreads, SCRATCH_FLOATS / (P * Math.max(ciP, coP)) / 4 * 4));
+        int blocks = (tiles + tb - 1) / tb;
         float[][] uSet = takeU(weights.panels * ci * NR);
         Gemm.Packed[] u = transformWeights(weights, ci, vector, uSet);
         int[][] kBlocks = Gemm.uniformKBlocks(ci);

@@ -273,6 +273,11 @@ class CpuBackendOpsTest {
             float[] gw = got.toFloatArray(), ww = want.toFloatArray();
             for (int j = 0; j < gw.length; j++) worst = Math.max(worst, Math.abs(gw[j] - ww[j]) / Math.sqrt(kk));
             Compare.assertClose("ConvWinograd " + mode(vector) + " " + c + (up ? " up-sampled" : ""), ww, gw, 2e-6 * Math.sqrt(kk), 1e-5);
+            // each output depends on its own tile only: any tile-block size gives the same bits
+            Tensor small = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
+            ConvWinograd.run(x.data(), c.n, h, w, c.ci, rows, cols, c.pad, wc.packed, small.data(), oh, ow, vector, 4);
+            Compare.assertClose("ConvWinograd, blocks of 4 tiles " + c, gw, small.toFloatArray(), 0);
+            small.close();
             close(x, wt, bias, got, want);
             if (up) xin.close();
             wc.close();

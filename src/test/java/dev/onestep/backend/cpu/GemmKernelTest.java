@@ -50,6 +50,13 @@ class GemmKernelTest {
         for (int g = 0; g < rows; g += 4) Gemm.toKMajor(Arrays.copyOfRange(rowMajor, g * kc, (g + 4) * kc), kMajor, g * kc, kc);
         for (int i = 0; i < rows; i++)
             for (int k = 0; k < kc; k++) assertEquals(rowMajor[i * kc + k], kMajor[(i / 4) * 4 * kc + k * 4 + i % 4], "A[" + i + "][" + k + "]");
+        // the vector transpose (8 columns at a time, then the scalar tail) is the same permutation
+        for (int kcv : new int[] {kc, 8, 7, 384}) {
+            float[] src = random(r, 4 * kcv), viaScalar = new float[4 * kcv + 5], viaVector = new float[4 * kcv + 5];
+            Gemm.toKMajor(src, viaScalar, 5, kcv);
+            Gemm.toKMajorVector(src, viaVector, 5, kcv);
+            assertArrayEquals(viaScalar, viaVector, "toKMajorVector kc=" + kcv);
+        }
         // the same 12 rows through three 4-row k-major tiles = one 12-row row-major tile, bit for bit
         float[] b = random(r, kc * Gemm.NR);
         float[] t12 = new float[12 * Gemm.NR], t4 = new float[4 * Gemm.NR];
