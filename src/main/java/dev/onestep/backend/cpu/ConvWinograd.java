@@ -12,13 +12,14 @@ import java.nio.ByteOrder;
 /**
  * 3×3 stride-1 NHWC convolutions by Winograd's minimal filtering F(4×4, 3×3) (Lavin &amp; Gray, "Fast Algorithms for
  * Convolutional Neural Networks", 2016), interpolation points 0, ±1, ±2, ∞: each 4 × 4 output tile is
- * Y = Aᵀ [ Σ_ci (G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ) ] A over the 6 × 6 input window d, so the channel sums are 36 independent GEMMs
+ * Y = Aᵀ [ Σ_ci (G g Gᵀ) ⊙ (Bᵀ d B) ] A over the 6 × 6 input window d, so the channel sums are 36 independent GEMMs
  * of K = C_in (one per window position) doing 36 multiplies per tile and channel pair where the direct convolution
  * does 144: 4× fewer FLOPs, paid for with transforms that are O(C) per tile against the GEMMs' O(C²).
  *
  * <p>Per call: the weights are transformed once into 36 F32 panel sets U[pos] = (G g Gᵀ)[pos] in {@link Gemm}'s
- * [panel][C_in][NR] layout (never kept: 36·C_in·C_out floats, 4× an F32 copy of the weights; widened from F16/BF16
- * exactly). Then, parallel over blocks of tiles, each thread
+ * [panel][C_in][NR] layout, read in place by the GEMM (not stored per layer: 36·C_in·C_out floats, 4× an F32 copy of
+ * the weights; widened from F16/BF16 exactly; the arrays of two sets are reused between calls). Then, parallel over
+ * blocks of tiles, each thread
  * <ol>
  *   <li>gathers each tile's 6 × 6 window one channel vector at a time (zeros in the padding; nearest up-sampling maps
  *       resolved here, as in {@link ConvGemm}) and writes V = Bᵀ d B into V[pos][tile][C_in];
@@ -92,8 +93,7 @@ final class ConvWinograd {
 
     private static final class Scratch {
         float[] v = new float[0];
-        float[] m = new float[0];
-        MemorySegment mSeg;
+        MemorySegment m = MemorySegment.NULL; // off-heap: the GEMM's vector write-back is intrinsified only there
         float[] taps = new float[0];
         final float[] win = new float[P * VL], tmp = new float[P * VL], out = new float[M * M * VL];
         final float[] sw = new float[P], st = new float[P], so = new float[M * M]; // scalar twin's window, rows, tile
@@ -130,10 +130,7 @@ final class ConvWinograd {
         Parallel.parallelFor(blocks, blk -> {
             Scratch s = SCRATCH.get();
             if (s.v.length < P * tb * ciP) s.v = new float[P * tb * ciP];
-            if (s.m.length < tb * P * coP) {
-                s.m = new float[tb * P * coP];
-                s.mSeg = MemorySegment.ofArray(s.m);
-            }
+            if (s.m.byteSize() < (long) tb * P * coP * 4) s.m = java.lang.foreign.Arena.ofAuto().allocate((long) tb * P * coP * 4, 64);
             float[] v = s.v;
             int t0 = blk * tb, cnt = Math.min(tb, tiles - t0);
             long[] rowPix = new long[A];
@@ -154,7 +151,7 @@ final class ConvWinograd {
                 Gemm.ASource src = (m0, rows, k0, kc, dst) -> {
                     for (int r = 0; r < rows; r++) System.arraycopy(v, vBase + (m0 + r) * ciP + k0, dst, r * kc, kc);
                 };
-                Gemm.run(cnt, u[pos], src, kBlocks, s.mSeg, P * coP, pos * coP, vector, false);
+                Gemm.run(cnt, u[pos], src, kBlocks, s.m, P * coP, pos * coP, vector, false);
             }
             for (int q = 0; q < cnt; q++) {
                 int t = t0 + q, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
@@ -343,12 +340,14 @@ final class ConvWinograd {
 
     // ---------------------------------------------------------------- output: Y = Aᵀ M A + bias
 
-    /** One tile from M[pos][c] at m[mOff + pos·coP + c]: the rows × cols pixels of y from yBase (element index). */
-    private static void outputVector(float[] m, int mOff, int coP, int co, float[] bias, Scratch s, MemorySegment y, long yBase,
+    /** One tile from M[pos][c] at element mOff + pos·coP + c of m: the rows × cols pixels of y from yBase (element index). */
+    private static void outputVector(MemorySegment m, int mOff, int coP, int co, float[] bias, Scratch s, MemorySegment y, long yBase,
                                      int ow, int rows, int cols) {
-        float[] tmp = s.tmp, out = s.out;
+        float[] win = s.win, tmp = s.tmp, out = s.out;
         for (int c0 = 0; c0 < co; c0 += VL) {
-            for (int i = 0; i < A; i++) at(m, mOff + i * A * coP + c0, coP, tmp, i * M * VL, VL); // along x: tmp[i][xx]
+            for (int pos = 0; pos < P; pos++) // coP ≥ c0 + VL: whole vectors (lanes past co are never stored)
+                FloatVector.fromMemorySegment(S, m, ((long) mOff + pos * coP + c0) * 4, NATIVE).intoArray(win, pos * VL);
+            for (int i = 0; i < A; i++) at(win, i * A * VL, VL, tmp, i * M * VL, VL);               // along x: tmp[i][xx]
             for (int xx = 0; xx < M; xx++) at(tmp, xx * VL, M * VL, out, xx * VL, M * VL);      // along y: out[yy][xx]
             boolean full = c0 + VL <= co;
             VectorMask<Float> mask = full ? null : S.indexInRange(c0, co);
@@ -376,14 +375,14 @@ final class ConvWinograd {
     }
 
     /** Scalar twin of {@link #outputVector}: Aᵀ M A by the matrix's definition, one channel at a time. */
-    private static void outputScalar(float[] m, int mOff, int coP, int co, float[] bias, Scratch s, MemorySegment y, long yBase,
+    private static void outputScalar(MemorySegment m, int mOff, int coP, int co, float[] bias, Scratch s, MemorySegment y, long yBase,
                                      int ow, int rows, int cols) {
         float[] tmp = s.st, out = s.so;
         for (int c0 = 0; c0 < co; c0++) {
             for (int i = 0; i < A; i++)
                 for (int xx = 0; xx < M; xx++) {
                     float acc = 0;
-                    for (int j = 0; j < A; j++) acc = Math.fma(AT[xx][j], m[mOff + (i * A + j) * coP + c0], acc);
+                    for (int j = 0; j < A; j++) acc = Math.fma(AT[xx][j], m.getAtIndex(F, (long) mOff + (i * A + j) * coP + c0), acc);
                     tmp[i * M + xx] = acc;
                 }
             for (int yy = 0; yy < M; yy++)

@@ -176,6 +176,13 @@ class CpuBackendOpsTest {
         }
     }
 
+    /** Source index of each of {@code out} positions under nearest up-sampling from {@code in}: the fused convs' maps. */
+    private static int[] nearestMap(int in, int out) {
+        int[] map = new int[out];
+        for (int j = 0; j < out; j++) map[j] = CpuMath.nearestSource(j, in, out);
+        return map;
+    }
+
     /**
      * ConvDirect.fewOutputs called directly: CpuBackend routes convs to it only when switched on
      * ({@code onestep.cpu.convFewOutputs}) and for ≥ 2^25 pixels × K, so the shapes here would otherwise take the GEMM. The last case
@@ -207,13 +214,7 @@ class CpuBackendOpsTest {
             Tensor wt = uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), bias = uniform(r, -1, 1, c.co);
             CpuBackend.ConvW wc = (CpuBackend.ConvW) b.prepareConv2d(wt, bias);
             int oh = c.pad.outSize(h, c.k, c.stride, true), ow = c.pad.outSize(w, c.k, c.stride, false);
-            int[] rows = null, cols = null;
-            if (up) {
-                rows = new int[h];
-                cols = new int[w];
-                for (int j = 0; j < h; j++) rows[j] = CpuMath.nearestSource(j, c.h, h);
-                for (int j = 0; j < w; j++) cols[j] = CpuMath.nearestSource(j, c.w, w);
-            }
+            int[] rows = up ? nearestMap(c.h, h) : null, cols = up ? nearestMap(c.w, w) : null;
             Tensor got = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
             ConvDirect.fewOutputs(x.data(), c.n, h, w, c.ci, rows, cols, c.k, c.k, c.stride, c.pad, wc.packed, got.data(), oh, ow, vector);
             Tensor xin = up ? REF.upsampleNearest(x, h, w) : x;
@@ -245,7 +246,7 @@ class CpuBackendOpsTest {
                 new ConvCase(1, 11, 10, 24, 8, 3, 1, Padding.NONE),          // valid conv: 9×8 output
                 new ConvCase(1, 6, 13, 20, 17, 3, 1, new Padding(0, 2, 2, 1)),
                 new ConvCase(1, 1, 1, 8, 8, 3, 1, Padding.same(1)),          // one pixel
-                new ConvCase(1, 10, 9, 900, 40, 3, 1, Padding.same(1)),      // K = 900 > KC: two K blocks
+                new ConvCase(1, 10, 9, 900, 40, 3, 1, Padding.same(1)),      // C_in = 900 > KC: several K blocks
                 new ConvCase(1, 5, 7, 12, 21, 3, 1, Padding.same(1)));       // up-sampled to 10×14 below
         double worst = 0;
         for (int i = 0; i < cases.size(); i++) {
@@ -258,13 +259,7 @@ class CpuBackendOpsTest {
             Tensor wt = uniform(r, -ws, ws, c.co, c.ci, 3, 3), bias = i % 2 == 0 ? uniform(r, -1, 1, c.co) : null;
             CpuBackend.ConvW wc = (CpuBackend.ConvW) b.prepareConv2d(wt, bias);
             int oh = c.pad.outSize(h, 3, 1, true), ow = c.pad.outSize(w, 3, 1, false);
-            int[] rows = null, cols = null;
-            if (up) {
-                rows = new int[h];
-                cols = new int[w];
-                for (int j = 0; j < h; j++) rows[j] = CpuMath.nearestSource(j, c.h, h);
-                for (int j = 0; j < w; j++) cols[j] = CpuMath.nearestSource(j, c.w, w);
-            }
+            int[] rows = up ? nearestMap(c.h, h) : null, cols = up ? nearestMap(c.w, w) : null;
             Tensor got = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
             ConvWinograd.run(x.data(), c.n, h, w, c.ci, rows, cols, c.pad, wc.packed, got.data(), oh, ow, vector);
             Tensor xin = up ? REF.upsampleNearest(x, h, w) : x;
