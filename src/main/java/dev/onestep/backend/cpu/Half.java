@@ -69,27 +69,27 @@ final class Half {
                 v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, o);
                 v.and(0xFFFF0000).reinterpretAsFloats().intoArray(dst, o + VL);
             } else {
-                f16Lanes(v.and(0xFFFF)).intoArray(dst, o);
-                f16Lanes(v.lanewise(VectorOperators.LSHR, 16)).intoArray(dst, o + VL);
+                // written out here, not in a helper taking and returning vectors: when C2 compiled such a helper on its own
+                // first (round 6: the Winograd weight transform's long widening loops made it hot early), it was not
+                // inlined later and every vector it returned was boxed: ≈ 100 GB of garbage per 768² pass
+                for (int half = 0; half < 2; half++) { // low 16 bits: element j; high 16 bits: element VL + j
+                    IntVector h = v.lanewise(VectorOperators.LSHR, 16 * half).and(0xFFFF);
+                    IntVector mag = h.and(0x7FFF);
+                    IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+                    IntVector bits = mag.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(TWO_112).reinterpretAsInts();
+                    VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x7C00);
+                    if (special.anyTrue()) { // inf, or NaN (quieted, as float16ToFloat does)
+                        IntVector nanQuiet = mag.compare(VectorOperators.GT, 0x7C00).toVector().reinterpretAsInts().and(0x00400000);
+                        bits = bits.blend(mag.and(0x3FF).lanewise(VectorOperators.LSHL, 13).or(0x7F800000).or(nanQuiet), special);
+                    }
+                    bits.or(sign).reinterpretAsFloats().intoArray(dst, o + half * VL);
+                }
             }
         }
     }
 
     /** Whether {@link #widenPairs} applies: the float species has as many lanes as the int one (always, here). */
     static final boolean PAIRS = SI.length() == VL;
-
-    /** F16 bits in the low 16 bits of each int lane (upper bits zero) → floats. */
-    private static FloatVector f16Lanes(IntVector h) {
-        IntVector mag = h.and(0x7FFF);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        IntVector bits = mag.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(TWO_112).reinterpretAsInts();
-        VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x7C00);
-        if (special.anyTrue()) {
-            IntVector nanQuiet = mag.compare(VectorOperators.GT, 0x7C00).toVector().reinterpretAsInts().and(0x00400000);
-            bits = bits.blend(mag.and(0x3FF).lanewise(VectorOperators.LSHL, 13).or(0x7F800000).or(nanQuiet), special);
-        }
-        return bits.or(sign).reinterpretAsFloats();
-    }
 
     /** dst[0 .. n) = BF16 bits at src[byteOff ..] widened. */
     static void bf16ToF32(MemorySegment src, long byteOff, float[] dst, int n) {
