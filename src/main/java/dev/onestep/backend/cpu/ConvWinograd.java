@@ -45,7 +45,7 @@ final class ConvWinograd {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** {@code -Donestep.cpu.winograd=false} sends every 3×3 conv to the implicit GEMM. */
-    static final boolean ON = !"false".equalsIgnoreCase(System.getProperty("onestep.cpu.winograd", "true").strip());
+    static final boolean ON = Boolean.parseBoolean(System.getProperty("onestep.cpu.winograd", "true"));
     /**
      * Fewest 4 × 4 tiles per call: {@code -Donestep.cpu.winogradMinTiles} (default 32). The per-call weight transform
      * writes 36·C_in·C_out floats (≈ 12 ms at 640 × 640 channels on 2 Zen 3 cores), which ≈ 20 tiles' GEMM savings
@@ -97,6 +97,8 @@ final class ConvWinograd {
         float[] taps = new float[0];
         final float[] win = new float[P * VL], tmp = new float[P * VL], out = new float[M * M * VL];
         final float[] sw = new float[P], st = new float[P], so = new float[M * M]; // scalar twin's window, rows, tile
+        final long[] rowPix = new long[A]; // a tile's window rows and columns in the input, −1 in the padding
+        final int[] colPix = new int[A];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -133,8 +135,8 @@ final class ConvWinograd {
             if (s.m.byteSize() < (long) tb * P * coP * 4) s.m = java.lang.foreign.Arena.ofAuto().allocate((long) tb * P * coP * 4, 64);
             float[] v = s.v;
             int t0 = blk * tb, cnt = Math.min(tb, tiles - t0);
-            long[] rowPix = new long[A];
-            int[] colPix = new int[A];
+            long[] rowPix = s.rowPix;
+            int[] colPix = s.colPix;
             for (int q = 0; q < cnt; q++) {
                 int t = t0 + q, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
                 for (int r = 0; r < A; r++) {

@@ -244,7 +244,11 @@ final class Gemm {
         run(m, b, a, kBlocks, c, b.n, 0, vector);
     }
 
-    /** C[r][cOff + j] (row stride ldc floats, F32 segment) = (A · B (+ bias))[r][j], spread over the threads. */
+    /**
+     * C[r][cOff + j] (row stride ldc floats, F32 segment) = (A · B (+ bias))[r][j], spread over the threads. C should be a
+     * native segment: the vector write-back into a heap segment runs the Vector API's boxing fallback (round 6: 2–4 GB/s
+     * of garbage and a 1.2–1.35× slower Winograd conv, see docs/PERF.md).
+     */
     static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, int ldc, int cOff, boolean vector) {
         run(m, b, a, kBlocks, c, ldc, cOff, vector, true);
     }

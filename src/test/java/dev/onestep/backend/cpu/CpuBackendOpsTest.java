@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -192,7 +193,6 @@ class CpuBackendOpsTest {
     @ValueSource(booleans = {true, false})
     void convDirectFewOutputs(boolean vector) {
         CpuBackend b = cpu(vector);
-        Random r = new Random(16);
         List<ConvCase> cases = List.of(
                 new ConvCase(1, 6, 13, 16, 3, 3, 1, Padding.same(1)),
                 new ConvCase(2, 5, 11, 17, 1, 3, 1, Padding.same(1)),
@@ -204,6 +204,25 @@ class CpuBackendOpsTest {
                 new ConvCase(1, 3, 14, 24, 2, 1, 1, Padding.NONE),
                 new ConvCase(1, 4, 21, 128, 3, 3, 1, Padding.same(1)),    // the decoder's conv_out, narrow
                 new ConvCase(1, 4, 9, 32, 3, 3, 1, Padding.same(1)));     // up-sampled to 8×18 below
+        directConvCases("ConvDirect.fewOutputs", b, new Random(16), cases, vector, false,
+                (c, x, h, w, rows, cols, packed, y, oh, ow) -> ConvDirect.fewOutputs(x, c.n, h, w, c.ci, rows, cols, c.k, c.k,
+                        c.stride, c.pad, packed, y, oh, ow, vector));
+    }
+
+    /** A conv kernel called directly on one case: x [n, h, w, ci] (through the maps when not null) → y [n, oh, ow, co]. */
+    @FunctionalInterface
+    private interface ConvKernel {
+        void run(ConvCase c, MemorySegment x, int h, int w, int[] rows, int[] cols, Gemm.Packed packed, MemorySegment y, int oh, int ow);
+    }
+
+    /**
+     * Runs {@code kernel} on every case against the reference conv, the last case over its input up-sampled 2× through
+     * nearest maps (the fused upsample + conv); with a bias on every case, or on every other one. Bound: the GEMM ops'
+     * 2e-6·√K, rtol 1e-5. Returns the largest |error| / √K.
+     */
+    private static double directConvCases(String name, CpuBackend b, Random r, List<ConvCase> cases, boolean vector,
+                                          boolean biasEveryOther, ConvKernel kernel) {
+        double worst = 0;
         for (int i = 0; i < cases.size(); i++) {
             ConvCase c = cases.get(i);
             boolean up = i == cases.size() - 1;
@@ -211,21 +230,23 @@ class CpuBackendOpsTest {
             Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
             int kk = c.k * c.k * c.ci;
             float ws = (float) (1 / Math.sqrt(kk));
-            Tensor wt = uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), bias = uniform(r, -1, 1, c.co);
+            Tensor wt = uniform(r, -ws, ws, c.co, c.ci, c.k, c.k), bias = !biasEveryOther || i % 2 == 0 ? uniform(r, -1, 1, c.co) : null;
             CpuBackend.ConvW wc = (CpuBackend.ConvW) b.prepareConv2d(wt, bias);
             int oh = c.pad.outSize(h, c.k, c.stride, true), ow = c.pad.outSize(w, c.k, c.stride, false);
             int[] rows = up ? nearestMap(c.h, h) : null, cols = up ? nearestMap(c.w, w) : null;
             Tensor got = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
-            ConvDirect.fewOutputs(x.data(), c.n, h, w, c.ci, rows, cols, c.k, c.k, c.stride, c.pad, wc.packed, got.data(), oh, ow, vector);
+            kernel.run(c, x.data(), h, w, rows, cols, wc.packed, got.data(), oh, ow);
             Tensor xin = up ? REF.upsampleNearest(x, h, w) : x;
             Tensor want = REF.conv2d(xin, REF.prepareConv2d(wt, bias), c.stride, c.pad);
-            Compare.assertShape("ConvDirect.fewOutputs " + c, want.shape(), got.shape());
-            Compare.assertClose("ConvDirect.fewOutputs " + mode(vector) + " " + c + (up ? " up-sampled" : ""), want.toFloatArray(),
-                    got.toFloatArray(), 2e-6 * Math.sqrt(kk), 1e-5);
+            Compare.assertShape(name + " " + c, want.shape(), got.shape());
+            float[] gw = got.toFloatArray(), ww = want.toFloatArray();
+            for (int j = 0; j < gw.length; j++) worst = Math.max(worst, Math.abs(gw[j] - ww[j]) / Math.sqrt(kk));
+            Compare.assertClose(name + " " + mode(vector) + " " + c + (up ? " up-sampled" : ""), ww, gw, 2e-6 * Math.sqrt(kk), 1e-5);
             close(x, wt, bias, got, want);
             if (up) xin.close();
             wc.close();
         }
+        return worst;
     }
 
     /**
@@ -238,7 +259,6 @@ class CpuBackendOpsTest {
     @ValueSource(booleans = {true, false})
     void convWinograd(boolean vector) {
         CpuBackend b = cpu(vector);
-        Random r = new Random(17);
         List<ConvCase> cases = List.of(
                 new ConvCase(1, 8, 8, 16, 32, 3, 1, Padding.same(1)),
                 new ConvCase(1, 9, 14, 13, 19, 3, 1, Padding.same(1)),       // edge tiles, channel tails
@@ -248,35 +268,16 @@ class CpuBackendOpsTest {
                 new ConvCase(1, 1, 1, 8, 8, 3, 1, Padding.same(1)),          // one pixel
                 new ConvCase(1, 10, 9, 900, 40, 3, 1, Padding.same(1)),      // C_in = 900 > KC: several K blocks
                 new ConvCase(1, 5, 7, 12, 21, 3, 1, Padding.same(1)));       // up-sampled to 10×14 below
-        double worst = 0;
-        for (int i = 0; i < cases.size(); i++) {
-            ConvCase c = cases.get(i);
-            boolean up = i == cases.size() - 1;
-            int h = up ? 2 * c.h : c.h, w = up ? 2 * c.w : c.w;
-            Tensor x = uniform(r, -1, 1, c.n, c.h, c.w, c.ci);
-            int kk = 9 * c.ci;
-            float ws = (float) (1 / Math.sqrt(kk));
-            Tensor wt = uniform(r, -ws, ws, c.co, c.ci, 3, 3), bias = i % 2 == 0 ? uniform(r, -1, 1, c.co) : null;
-            CpuBackend.ConvW wc = (CpuBackend.ConvW) b.prepareConv2d(wt, bias);
-            int oh = c.pad.outSize(h, 3, 1, true), ow = c.pad.outSize(w, 3, 1, false);
-            int[] rows = up ? nearestMap(c.h, h) : null, cols = up ? nearestMap(c.w, w) : null;
-            Tensor got = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
-            ConvWinograd.run(x.data(), c.n, h, w, c.ci, rows, cols, c.pad, wc.packed, got.data(), oh, ow, vector);
-            Tensor xin = up ? REF.upsampleNearest(x, h, w) : x;
-            Tensor want = REF.conv2d(xin, REF.prepareConv2d(wt, bias), 1, c.pad);
-            Compare.assertShape("ConvWinograd " + c, want.shape(), got.shape());
-            float[] gw = got.toFloatArray(), ww = want.toFloatArray();
-            for (int j = 0; j < gw.length; j++) worst = Math.max(worst, Math.abs(gw[j] - ww[j]) / Math.sqrt(kk));
-            Compare.assertClose("ConvWinograd " + mode(vector) + " " + c + (up ? " up-sampled" : ""), ww, gw, 2e-6 * Math.sqrt(kk), 1e-5);
-            // each output depends on its own tile only: any tile-block size gives the same bits
-            Tensor small = Tensor.allocate(DType.F32, c.n, oh, ow, c.co);
-            ConvWinograd.run(x.data(), c.n, h, w, c.ci, rows, cols, c.pad, wc.packed, small.data(), oh, ow, vector, 4);
-            Compare.assertClose("ConvWinograd, blocks of 4 tiles " + c, gw, small.toFloatArray(), 0);
-            small.close();
-            close(x, wt, bias, got, want);
-            if (up) xin.close();
-            wc.close();
-        }
+        double worst = directConvCases("ConvWinograd", b, new Random(17), cases, vector, true,
+                (c, x, h, w, rows, cols, packed, y, oh, ow) -> {
+                    ConvWinograd.run(x, c.n, h, w, c.ci, rows, cols, c.pad, packed, y, oh, ow, vector);
+                    // each output depends on its own tile only: any tile-block size gives the same bits
+                    try (Tensor small = Tensor.allocate(DType.F32, c.n, oh, ow, c.co)) {
+                        ConvWinograd.run(x, c.n, h, w, c.ci, rows, cols, c.pad, packed, small.data(), oh, ow, vector, 4);
+                        Compare.assertClose("ConvWinograd, blocks of 4 tiles " + c, Tensor.view(y, DType.F32, c.n, oh, ow, c.co).toFloatArray(),
+                                small.toFloatArray(), 0);
+                    }
+                });
         System.out.printf("ConvWinograd %s: largest |error| / sqrt(K) = %.3g%n", mode(vector), worst);
     }
 
