@@ -45,7 +45,14 @@ public final class CpuBackend implements Backend {
     static final long POOL_IDLE_BYTES = Long.getLong("onestep.cpu.poolIdleMB", 1024) << 20;
 
     private final boolean vector;
-    private final BufferPool pool = new BufferPool(POOL_IDLE_BYTES);
+    /**
+     * Address space reserved for the activation region ({@link BufferPool}): {@code -Donestep.cpu.poolRegionMB}, default
+     * the machine's physical memory (only what is written becomes resident); 0 maps every buffer on its own.
+     */
+    static final long POOL_REGION_BYTES = Long.getLong("onestep.cpu.poolRegionMB", MappedMemory.physicalBytes() >> 20) << 20;
+
+    private final BufferPool pool = new BufferPool(POOL_IDLE_BYTES, POOL_REGION_BYTES);
+
 
     public CpuBackend() {
         this(VECTOR_DEFAULT);
@@ -101,7 +108,10 @@ public final class CpuBackend implements Backend {
     /** Restarts {@link #peakMemoryBytes} from what the pool holds now. */
     public void resetPeakMemory() { pool.resetPeak(); }
 
-    /** Unmaps every idle pooled buffer and drops the Winograd convolutions' kept weight transforms. */
+    /**
+     * Gives pooled activation memory no tensor uses back to the OS (the region's free pages, idle buffers) and drops
+     * the Winograd convolutions' kept weight transforms.
+     */
     public void trimMemory() {
         pool.trim();
         ConvWinograd.trim();

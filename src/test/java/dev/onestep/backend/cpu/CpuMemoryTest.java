@@ -5,15 +5,18 @@ import dev.onestep.backend.Padding;
 import dev.onestep.tensor.DType;
 import dev.onestep.tensor.Tensor;
 import dev.onestep.testutil.Compare;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.Random;
 
 import static dev.onestep.backend.cpu.OpTestSupport.uniform;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The buffer pool (reuse without stale data) and the exact half-precision widening the GEMM does per panel. */
@@ -27,7 +30,7 @@ class CpuMemoryTest {
      */
     @Test
     void idleBuffersWithinTheLivePeakStayMapped() {
-        BufferPool pool = new BufferPool(0); // no idle cap at all: only the live-peak rule keeps buffers
+        BufferPool pool = new BufferPool(0, 0); // no region, no idle cap at all: only the live-peak rule keeps buffers
         Tensor a = pool.tensor(DType.F32, false, 4096), b = pool.tensor(DType.F32, false, 2048); // 16 KB + 8 KB live
         long peak = pool.peakBytes();
         assertEquals(24 << 10, peak);
@@ -42,9 +45,131 @@ class CpuMemoryTest {
         c.close();
         d.close();
         assertEquals(80 << 10, pool.idleBytes(), "the live peak is now 80 KB: all 88 KB minus what exceeds it");
-        assertTrue(pool.stats().startsWith("pool: 1 hits, 3 new buffers"), pool.stats());
+        assertTrue(pool.stats().contains("buffers: 1 hits, 3 new,"), pool.stats());
         pool.close();
         assertEquals(0, pool.idleBytes());
+    }
+
+    /** Best fit, splitting, merging with both neighbours, the top lowered by a free at the top, and a full range. */
+    @Test
+    void regionAllocatorBestFitSplitsAndMerges() {
+        RegionAllocator r = new RegionAllocator(100);
+        long a = r.allocate(10), b = r.allocate(20), c = r.allocate(30), d = r.allocate(5);
+        assertEquals(List.of(0L, 10L, 30L, 60L), List.of(a, b, c, d));
+        assertEquals(65, r.top());
+        r.free(a, 10);
+        r.free(c, 30);                                   // free: [0,10) and [30,60)
+        assertEquals(2, r.fragments());
+        assertEquals(0, r.allocate(8), "best fit: the 10-byte hole, not the 30-byte one");
+        assertEquals(30, r.allocate(25), "the 30-byte hole, split");
+        assertEquals(-1, r.allocate(36), "35 bytes above top, and no hole that large");
+        assertEquals(65, r.allocate(35), "exactly what is left above top");
+        assertEquals(100, r.touched());
+        r.free(65, 35);
+        assertEquals(65, r.top(), "a free at the top lowers the top");
+        r.free(0, 8);
+        r.free(30, 25);
+        r.free(b, 20);                                   // merges [0,8) + [8,10) + [10,30) + [30,55) + [55,60)
+        assertEquals(1, r.fragments());
+        assertEquals(5, r.live());
+        r.free(d, 5);                                    // and with the top: empty
+        assertEquals(0, r.top());
+        assertEquals(0, r.fragments());
+        assertEquals(100, r.touched(), "touched stays until released");
+        assertEquals(List.of(List.of(0L, 100L)), r.releaseFree().stream().map(x -> List.of(x[0], x[1])).toList());
+        assertEquals(0, r.touched());
+        assertThrows(IllegalArgumentException.class, () -> r.free(0, 10), "nothing allocated");
+        long e = r.allocate(10);
+        r.free(e, 10);
+        r.allocate(4);
+        assertThrows(IllegalStateException.class, () -> {
+            r.allocate(6);
+            r.free(0, 4);
+            r.free(0, 4);
+        }, "double free");
+    }
+
+    /**
+     * Random allocate/free sequences against a brute-force model of the range: blocks never overlap, each request gets
+     * the smallest gap between live blocks that holds it (the lowest on a tie) or else the space above the last live
+     * block, and −1 only when neither holds it.
+     */
+    @Test
+    void regionAllocatorMatchesABruteForceModel() {
+        Random rnd = new Random(23);
+        for (int trial = 0; trial < 20; trial++) {
+            long capacity = 1000 + rnd.nextInt(1000);
+            RegionAllocator r = new RegionAllocator(capacity);
+            java.util.TreeMap<Long, Long> live = new java.util.TreeMap<>(); // offset → size
+            for (int step = 0; step < 2000; step++) {
+                if (!live.isEmpty() && rnd.nextInt(5) < 2) {
+                    Long[] keys = live.keySet().toArray(new Long[0]);
+                    long off = keys[rnd.nextInt(keys.length)];
+                    r.free(off, live.remove(off));
+                    continue;
+                }
+                long size = 1 + rnd.nextInt(rnd.nextBoolean() ? 20 : 300);
+                // the model: gaps between live blocks in address order, then the space above the last one
+                long bestOff = -1, bestSize = Long.MAX_VALUE, end = 0;
+                for (var e : live.entrySet()) {
+                    long gap = e.getKey() - end;
+                    if (gap >= size && gap < bestSize) {
+                        bestSize = gap;
+                        bestOff = end;
+                    }
+                    end = e.getKey() + e.getValue();
+                }
+                if (bestOff < 0 && capacity - end >= size) bestOff = end;
+                long got = r.allocate(size);
+                assertEquals(bestOff, got, "trial " + trial + " step " + step + ": request " + size);
+                if (got >= 0) live.put(got, size);
+                long sum = live.values().stream().mapToLong(Long::longValue).sum();
+                assertEquals(sum, r.live());
+                long last = live.isEmpty() ? 0 : live.lastKey() + live.lastEntry().getValue();
+                assertEquals(last, r.top(), "top: the end of the last live block");
+                assertTrue(r.touched() >= r.top() && r.touched() <= capacity);
+            }
+        }
+    }
+
+    /**
+     * The region pool: blocks reused without stale data (zero requests cleared, fresh space not rewritten), the peak is
+     * the touched range, and a request larger than the region falls back to a buffer of its own.
+     */
+    @Test
+    void regionPoolReusesBlocksAndFallsBackWhenFull() {
+        BufferPool pool = new BufferPool(0, 1 << 20);
+        Assumptions.assumeTrue(pool.hasRegion(), "no region on this OS (not Linux, or native access denied): the buffer path is tested above");
+        Tensor a = pool.tensor(DType.F32, false, 4096);    // 16 KB at the bottom
+        a.data().fill((byte) 7);
+        long addr = a.data().address();
+        a.close();
+        Tensor z = pool.tensor(DType.F32, true, 1024);     // 4 KB zero request in the dirty block
+        assertEquals(addr, z.data().address(), "the freed block serves the next request");
+        for (float v : z.toFloatArray()) assertEquals(0f, v);
+        Tensor b = pool.tensor(DType.F32, false, 2048);    // next to it (a's free lowered the top back to 0)
+        assertEquals(addr + 4096, b.data().address());
+        b.data().fill((byte) 7);
+        assertEquals(16 << 10, pool.regionTouchedBytes());
+        Tensor fresh = pool.tensor(DType.F32, true, 8192);  // [12 KB, 44 KB): its first 4 KB dirty (cleared), the rest never written
+        assertEquals(addr + (12 << 10), fresh.data().address());
+        for (float v : fresh.toFloatArray()) assertEquals(0f, v);
+        assertEquals(44 << 10, pool.regionTouchedBytes());
+        assertEquals(44 << 10, pool.peakBytes());
+        Tensor big = pool.tensor(DType.F32, true, 1 << 20); // 4 MB > the 1 MB region: a buffer of its own
+        assertEquals(1, java.util.stream.Stream.of(pool.stats()).filter(s -> s.contains("1 new")).count(), pool.stats());
+        assertEquals((44 << 10) + (4 << 20), pool.liveBytes());
+        for (Tensor t : List.of(z, b, fresh, big)) t.close();
+        assertEquals(0, pool.liveBytes());
+        pool.trim();
+        assertEquals(0, pool.regionTouchedBytes(), "trim gives the free pages back");
+        Tensor again = pool.tensor(DType.F32, true, 4096);
+        for (float v : again.toFloatArray()) assertEquals(0f, v);
+        pool.close();
+        again.close();
+        Tensor after = pool.tensor(DType.F32, true, 16);   // a closed pool still serves, from buffers
+        assertEquals(0f, after.toFloatArray()[15]);
+        after.close();
     }
 
     @Test

@@ -1,0 +1,116 @@
+package dev.onestep.backend.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.Locale;
+
+/**
+ * Address space straight from the OS (Linux: an anonymous {@code mmap} with {@code MAP_NORESERVE}) for the CPU
+ * backend's activation region ({@link BufferPool}): reserved, not committed, so only what is written becomes resident,
+ * and zero until then. Compared with {@link Arena#allocate} per buffer (measured on the 768² pass, docs/PERF.md round 7):
+ * <ul>
+ *   <li>no zero-fill pass on the allocating thread: fresh pages are faulted by the op's own worker threads as it writes
+ *       them;</li>
+ *   <li>the range is {@code madvise(MADV_HUGEPAGE)}d (and 2 MiB aligned), so where transparent huge pages are in
+ *       {@code madvise} or {@code always} mode one fault maps 2 MiB instead of 4 KiB;</li>
+ *   <li>memory stays with the process between ops and passes instead of going back to the OS and being faulted in
+ *       and zeroed again (on the 2-core VM, where freed memory goes back to the host, that cost ≈ 2 s per GB).</li>
+ * </ul>
+ * Where this is unavailable (not Linux, no native access, a failing call) {@link #reserve} returns null and the pool
+ * maps buffer by buffer. {@code -Donestep.cpu.mmap=false} forces that; {@code -Donestep.cpu.hugePages=false} keeps the
+ * reservation but skips the huge-page advice.
+ */
+final class MappedMemory {
+    private MappedMemory() {}
+
+    private static final long HUGE = 1L << 21;
+    private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_PRIVATE_ANONYMOUS_NORESERVE = 0x02 | 0x20 | 0x4000;
+    private static final int MADV_DONTNEED = 4, MADV_HUGEPAGE = 14;
+
+    private static final boolean HUGE_PAGES = !"false".equalsIgnoreCase(System.getProperty("onestep.cpu.hugePages", "true"));
+    private static final MethodHandle MMAP, MUNMAP, MADVISE;
+
+    static {
+        MethodHandle mmap = null, munmap = null, madvise = null;
+        boolean linux = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux");
+        if (linux && !"false".equalsIgnoreCase(System.getProperty("onestep.cpu.mmap", "true"))) {
+            try {
+                Linker linker = Linker.nativeLinker();
+                SymbolLookup libc = linker.defaultLookup();
+                mmap = linker.downcallHandle(libc.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+                munmap = linker.downcallHandle(libc.find("munmap").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+                madvise = linker.downcallHandle(libc.find("madvise").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            } catch (RuntimeException e) { // no such symbol, or native access denied: fall back to the arena
+                mmap = munmap = madvise = null;
+            }
+        }
+        MMAP = mmap;
+        MUNMAP = munmap;
+        MADVISE = madvise;
+    }
+
+    /** The machine's physical memory (Linux: MemTotal of /proc/meminfo), at least 1 GiB; 0 where unknown. */
+    static long physicalBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) {
+                    String[] f = line.trim().split("\\s+"); // "MemTotal:  24576000 kB"
+                    return Math.max(1L << 30, Long.parseLong(f[1]) << 10);
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux: no region
+        }
+        return 0;
+    }
+
+    /**
+     * {@code bytes} of reserved, zero, 2 MiB-aligned address space, unmapped when {@code arena} closes; null where the
+     * OS does not give it (then the caller allocates per buffer).
+     */
+    static MemorySegment reserve(Arena arena, long bytes) {
+        if (MMAP == null || bytes <= 0) return null;
+        long length = bytes + HUGE; // room to start on a 2 MiB boundary; the unused head and tail are never touched
+        MemorySegment base;
+        try {
+            base = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, length, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS_NORESERVE, -1, 0L);
+        } catch (Throwable t) {
+            return null;
+        }
+        long address = base.address();
+        if (address == -1L || address == 0L) return null; // MAP_FAILED
+        if (HUGE_PAGES) advise(base, length, MADV_HUGEPAGE); // advice only: a refusal changes nothing
+        long start = (address + HUGE - 1) & -HUGE;
+        MemorySegment whole = base.reinterpret(length, arena, s -> unmap(address, length));
+        return whole.asSlice(start - address, bytes);
+    }
+
+    /** Gives the pages of {@code range} (within a {@link #reserve}d segment) back to the OS; they read as zero after. */
+    static void discard(MemorySegment range) {
+        if (MADVISE != null && range.byteSize() > 0) advise(range, range.byteSize(), MADV_DONTNEED);
+    }
+
+    private static int advise(MemorySegment range, long length, int advice) {
+        try {
+            return (int) MADVISE.invokeExact(range, length, advice);
+        } catch (Throwable t) {
+            return -1;
+        }
+    }
+
+    private static void unmap(long address, long length) {
+        try {
+            int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), length);
+        } catch (Throwable t) {
+            throw new IllegalStateException("munmap failed", t);
+        }
+    }
+}
