@@ -544,6 +544,23 @@ final class Gemm {
     /** C[row0 + r][col0 + j] = (first ? bias : C) + tile[r][j] for the valid rows × cols. */
     private static void writeBack(float[] tile, MemorySegment c, int row0, int rows, int col0, int cols, int ldc, int cOff,
                                   float[] bias, boolean first, boolean vector) {
+        if (vector && cols == NR) { // a whole panel width: two vectors per row, no masks (the same sums as below)
+            for (int r = 0; r < rows; r++) {
+                long base = ((long) (row0 + r) * ldc + cOff + col0) * 4;
+                int t = r * NR;
+                FloatVector v0 = FloatVector.fromArray(S, tile, t), v1 = FloatVector.fromArray(S, tile, t + VL);
+                if (!first) {
+                    v0 = v0.add(FloatVector.fromMemorySegment(S, c, base, NATIVE));
+                    v1 = v1.add(FloatVector.fromMemorySegment(S, c, base + VL * 4L, NATIVE));
+                } else if (bias != null) {
+                    v0 = v0.add(FloatVector.fromArray(S, bias, col0));
+                    v1 = v1.add(FloatVector.fromArray(S, bias, col0 + VL));
+                }
+                v0.intoMemorySegment(c, base, NATIVE);
+                v1.intoMemorySegment(c, base + VL * 4L, NATIVE);
+            }
+            return;
+        }
         for (int r = 0; r < rows; r++) {
             long base = ((long) (row0 + r) * ldc + cOff + col0) * 4;
             int t = r * NR;
