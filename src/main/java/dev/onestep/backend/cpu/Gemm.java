@@ -119,7 +119,7 @@ final class Gemm {
             long size = (long) panels * k * NR;
             int es = dtype.byteSize();
             Arena arena = Arena.ofShared();
-            MemorySegment data = arena.allocate(Math.max(1, size * es), 64);
+            MemorySegment data = MappedMemory.allocate(arena, size * es); // faulted in by the parallel fill below
             fillPanels(k, n, b, (base, row) -> {
                 switch (dtype) {
                     case F32 -> MemorySegment.copy(row, 0, data, F, base * 4, NR);

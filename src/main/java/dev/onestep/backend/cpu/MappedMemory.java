@@ -29,7 +29,10 @@ final class MappedMemory {
     private MappedMemory() {}
 
     private static final long HUGE = 1L << 21;
-    private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_PRIVATE_ANONYMOUS_NORESERVE = 0x02 | 0x20 | 0x4000;
+    private static final int PROT_READ_WRITE = 0x1 | 0x2, MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20,
+            MAP_PRIVATE_ANONYMOUS_NORESERVE = MAP_PRIVATE_ANONYMOUS | 0x4000;
+    /** {@link #allocate} maps from this size on. */
+    static final long MIN_MAPPED_BYTES = 1L << 20;
     private static final int MADV_DONTNEED = 4, MADV_HUGEPAGE = 14;
 
     private static final boolean HUGE_PAGES = !"false".equalsIgnoreCase(System.getProperty("onestep.cpu.hugePages", "true"));
@@ -91,6 +94,25 @@ final class MappedMemory {
         long start = (address + HUGE - 1) & -HUGE;
         MemorySegment whole = base.reinterpret(length, arena, s -> unmap(address, length));
         return whole.asSlice(start - address, bytes);
+    }
+
+    /**
+     * {@code bytes} of zeroed memory freed when {@code arena} closes: mapped from the OS (4 KiB pages, committed) from
+     * {@link #MIN_MAPPED_BYTES} on where {@link #reserve} works, so the pages are faulted in by whoever first writes them
+     * (the packing threads) rather than zero-filled by {@code Arena.allocate} on the calling thread; else from the arena.
+     * No huge pages here: a partly written last 2 MiB page would cost up to 2 MiB per tensor.
+     */
+    static MemorySegment allocate(Arena arena, long bytes) {
+        if (MMAP != null && bytes >= MIN_MAPPED_BYTES) {
+            try {
+                MemorySegment base = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L);
+                long address = base.address();
+                if (address != -1L && address != 0L) return base.reinterpret(bytes, arena, s -> unmap(address, bytes));
+            } catch (Throwable t) {
+                // fall back to the arena
+            }
+        }
+        return arena.allocate(Math.max(1, bytes), 64);
     }
 
     /** Gives the pages of {@code range} (within a {@link #reserve}d segment) back to the OS; they read as zero after. */

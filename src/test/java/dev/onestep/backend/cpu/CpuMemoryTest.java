@@ -172,6 +172,21 @@ class CpuMemoryTest {
         after.close();
     }
 
+    /** Mapped weight memory (or its arena fallback): the exact size, zeroed, writable, gone with its arena. */
+    @Test
+    void mappedAllocationsAreZeroedAndFreedWithTheirArena() {
+        for (long bytes : new long[] {100, MappedMemory.MIN_MAPPED_BYTES + 12}) {
+            Arena arena = Arena.ofShared();
+            MemorySegment m = MappedMemory.allocate(arena, bytes);
+            assertEquals(bytes, m.byteSize());
+            for (long i = 0; i < bytes; i += 4093) assertEquals(0, m.get(ValueLayout.JAVA_BYTE, i));
+            m.set(ValueLayout.JAVA_BYTE, bytes - 1, (byte) 5);
+            assertEquals(5, m.get(ValueLayout.JAVA_BYTE, bytes - 1));
+            arena.close();
+            assertTrue(!m.scope().isAlive(), "freed with its arena");
+        }
+    }
+
     @Test
     void pooledBuffersAreReusedAndOutputsFullyOverwritten() {
         CpuBackend b = new CpuBackend(true);
