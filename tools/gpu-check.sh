@@ -16,7 +16,7 @@
 #                                    smoke      CudaSmoke: driver → memory → kernel → cuBLAS → cuDNN → backend; stops the
 #                                               run when a step before cuDNN fails; when cuDNN fails, every later step
 #                                               runs with -Donestep.cuda.conv=im2col (cuDNN unloaded) so the rest is checked
-#                                    tests      every test in dev.onestep.backend.cuda (parity per op and dtype, fixture
+#                                    tests      every test in dev.onestep.backend.cuda but CudaBindingAbiTest (parity per op and dtype, fixture
 #                                               networks and pipelines, pool), one line per test, measured errors logged
 #                                    bench      `onestep bench --device cuda --res 768x768 --dtype bf16` (the issue's figure)
 #                                    profile    the same with --profile: device time per op and shape (CUDA events)
