@@ -21,8 +21,9 @@ import java.util.Locale;
  *   <li>memory stays with the process between ops and passes instead of going back to the OS and being faulted in
  *       and zeroed again (on the 2-core VM, where freed memory goes back to the host, that cost ≈ 2 s per GB).</li>
  * </ul>
- * Where this is unavailable (not Linux, no native access, a failing call) {@link #reserve} returns null and the pool
- * maps buffer by buffer. {@code -Donestep.cpu.mmap=false} forces that; {@code -Donestep.cpu.hugePages=false} keeps the
+ * {@link #allocate} serves the packed weight panels the same way, committed and in 4 KiB pages. Where this is unavailable
+ * (not Linux, no native access, a failing call) {@link #reserve} returns null and the pool maps buffer by buffer, and
+ * {@link #allocate} falls back to the arena. {@code -Donestep.cpu.mmap=false} forces that; {@code -Donestep.cpu.hugePages=false} keeps the
  * reservation but skips the huge-page advice.
  */
 final class MappedMemory {
