@@ -100,12 +100,7 @@ final class BufferPool {
 
     private synchronized void release(long offset, long size) {
         blocks.free(offset, size);
-        if (closed) releaseRegion();
-    }
-
-    /** Gives the region's free touched pages back to the OS (all of them once nothing is live). */
-    private void releaseRegion() {
-        for (long[] r : blocks.releaseFree()) MappedMemory.discard(region.asSlice(r[0], r[1]));
+        if (closed) MappedMemory.discard(region.asSlice(offset, size)); // the other free blocks went back at close
     }
 
     private void notePeak() {
@@ -170,7 +165,7 @@ final class BufferPool {
 
     /** Unmaps every idle buffer and gives the region's free pages back to the OS. */
     synchronized void trim() {
-        if (region != null) releaseRegion();
+        if (region != null) for (long[] r : blocks.releaseFree()) MappedMemory.discard(region.asSlice(r[0], r[1]));
         for (Iterator<ArrayDeque<Buffer>> it = idle.values().iterator(); it.hasNext(); ) {
             for (Buffer b : it.next()) b.arena.close();
             it.remove();

@@ -53,7 +53,6 @@ public final class CpuBackend implements Backend {
 
     private final BufferPool pool = new BufferPool(POOL_IDLE_BYTES, POOL_REGION_BYTES);
 
-
     public CpuBackend() {
         this(VECTOR_DEFAULT);
     }

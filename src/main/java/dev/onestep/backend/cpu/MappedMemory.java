@@ -61,7 +61,11 @@ final class MappedMemory {
         MADVISE = madvise;
     }
 
-    /** The machine's physical memory (Linux: MemTotal of /proc/meminfo), at least 1 GiB; 0 where unknown. */
+    /**
+     * The machine's physical memory (Linux: MemTotal of /proc/meminfo), at least 1 GiB; 0 where unknown. Not
+     * MemoryBudget's figure: that one comes from java.management, which the GPU bundle's JRE leaves out, and this only
+     * sizes address space.
+     */
     static long physicalBytes() {
         try {
             for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
@@ -83,17 +87,10 @@ final class MappedMemory {
     static MemorySegment reserve(Arena arena, long bytes) {
         if (MMAP == null || bytes <= 0) return null;
         long length = bytes + HUGE; // room to start on a 2 MiB boundary; the unused head and tail are never touched
-        MemorySegment base;
-        try {
-            base = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, length, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS_NORESERVE, -1, 0L);
-        } catch (Throwable t) {
-            return null;
-        }
-        long address = base.address();
-        if (address == -1L || address == 0L) return null; // MAP_FAILED
-        if (HUGE_PAGES) advise(base, length, MADV_HUGEPAGE); // advice only: a refusal changes nothing
-        long start = (address + HUGE - 1) & -HUGE;
-        MemorySegment whole = base.reinterpret(length, arena, s -> unmap(address, length));
+        MemorySegment whole = map(arena, length, MAP_PRIVATE_ANONYMOUS_NORESERVE);
+        if (whole == null) return null;
+        if (HUGE_PAGES) advise(whole, length, MADV_HUGEPAGE); // advice only: a refusal changes nothing
+        long address = whole.address(), start = (address + HUGE - 1) & -HUGE;
         return whole.asSlice(start - address, bytes);
     }
 
@@ -104,16 +101,21 @@ final class MappedMemory {
      * No huge pages here: a partly written last 2 MiB page would cost up to 2 MiB per tensor.
      */
     static MemorySegment allocate(Arena arena, long bytes) {
-        if (MMAP != null && bytes >= MIN_MAPPED_BYTES) {
-            try {
-                MemorySegment base = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L);
-                long address = base.address();
-                if (address != -1L && address != 0L) return base.reinterpret(bytes, arena, s -> unmap(address, bytes));
-            } catch (Throwable t) {
-                // fall back to the arena
-            }
+        MemorySegment mapped = MMAP != null && bytes >= MIN_MAPPED_BYTES ? map(arena, bytes, MAP_PRIVATE_ANONYMOUS) : null;
+        return mapped != null ? mapped : arena.allocate(Math.max(1, bytes), 64);
+    }
+
+    /** {@code length} bytes of anonymous read-write memory mapped with {@code flags}, unmapped with {@code arena}; null on failure. */
+    private static MemorySegment map(Arena arena, long length, int flags) {
+        MemorySegment base;
+        try {
+            base = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, length, PROT_READ_WRITE, flags, -1, 0L);
+        } catch (Throwable t) {
+            return null;
         }
-        return arena.allocate(Math.max(1, bytes), 64);
+        long address = base.address();
+        if (address == -1L || address == 0L) return null; // MAP_FAILED
+        return base.reinterpret(length, arena, s -> unmap(address, length));
     }
 
     /** Gives the pages of {@code range} (within a {@link #reserve}d segment) back to the OS; they read as zero after. */

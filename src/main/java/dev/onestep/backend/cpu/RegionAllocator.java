@@ -83,8 +83,6 @@ final class RegionAllocator {
         return out;
     }
 
-    long capacity() { return capacity; }
-
     /** Bytes in allocated blocks. */
     long live() { return live; }
 

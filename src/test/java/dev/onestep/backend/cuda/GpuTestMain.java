@@ -24,9 +24,9 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPacka
 /**
  * Runs JUnit tests without Maven, for the GPU machine (a carried JRE, no build tools; tools/gpu-check.sh):
  * {@code GpuTestMain [ClassName | ClassName#method ...]} runs the named classes (or methods) of this package, or the
- * whole package but {@link CudaBindingAbiTest} (a host-only header check that needs a jar the bundle leaves out). Prints one line per test as it ends (PASS/FAIL/SKIP, milliseconds, the test's path, the reason or the
- * failure's first line), then each failure with its stack trace and a summary; exits 1 when anything failed or
- * nothing ran.
+ * whole package but {@link CudaBindingAbiTest} (a host-only header check that needs a jar the bundle leaves out).
+ * Prints one line per test as it ends (PASS/FAIL/SKIP, milliseconds, the test's path, the reason or the failure's first
+ * line), then each failure with its stack trace and a summary; exits 1 when anything failed or nothing ran.
  */
 public final class GpuTestMain {
     private GpuTestMain() {}
