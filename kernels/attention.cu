@@ -318,6 +318,9 @@ __device__ void attention_tc_impl(const T* __restrict__ q, const T* __restrict__
             }
 #pragma unroll
             for (int off = TPR / 2; off > 0; off >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, off);
+            // every lane of the row read rowM[r] above; order those reads before lane 0 overwrites it (a shuffle
+            // orders them in practice, but only a __syncwarp does for compute-sanitizer's racecheck)
+            __syncwarp();
             if (sub == 0) {
                 rowM[r] = mUse;
                 rowL[r] = rowL[r] * corr + sum;
@@ -380,3 +383,366 @@ __device__ void attention_tc_impl(const T* __restrict__ q, const T* __restrict__
         attention_tc_impl<T, 16, 512>(q, k, v, o, Lq, Lk, heads, d, dv, scale, causal); }
 ATTENTION_TC(f16, __half)
 ATTENTION_TC(bf16, __nv_bfloat16)
+
+// ---------------------------------------------------------------------------------------------------------------
+// attention_fa64: d = dv = 64 with fp16/bf16 storage (every UNet and CLIP head of SD2), FlashAttention-2 style on
+// mma.sync m16n8k16 with the fragments in registers (layouts in tensorcore.cuh), instead of attention_tc64's trips
+// through shared memory for the scores, the probabilities and every rescale.
+//   grid (ceil(Lq / BM), N·heads), block W warps, BM = 16·W query rows; warp w owns rows 16w..16w+15.
+//   attention_fa64: W = 4 (BM = 64); attention_fa96: W = 6; attention_fa128: W = 8 (BM = 128: half the K/V traffic
+//   per query of BM = 64). The host picks by -Donestep.cuda.faRows (default 128).
+//   Q [BM][72] is loaded once and kept as A fragments (4 k-steps × 4 registers). K and V tiles of 64 keys are
+//   double-buffered in shared memory ([2][64][72] each, 16-bit; the +8 pad makes every ldmatrix conflict-free) and
+//   fetched with cp.async one tile ahead, so the next tile's loads overlap this tile's math.
+//   Per tile: S = Q·Kᵀ (8 n-tiles of 8 keys × 4 k-steps, fp32 in registers: rows g and g+8 of the warp's 16, keys
+//   8n + 2t, +1); masked (key ≥ Lk, causal key > query) to −∞; online softmax in log2 units with the running max
+//   per row shared by the 4 lanes of a quad (two shuffles); O (8 n-tiles of dv, fp32) rescaled in registers;
+//   P rounded to the storage type and re-packed, without moving, as the A fragments of P·V (the C layout of two
+//   adjacent 8-key n-tiles is the A layout of one 16-key k-step); V read with ldmatrix.trans.
+//   The running row sum l adds the rounded P, so the weights the tensor cores multiply are the ones it normalises
+//   by (as attention_tc64); each lane keeps a partial l over its columns, summed across the quad at the end.
+// Shared memory: (BM + 4·64)·72·2 = 46,080 bytes for BM = 64 (under the 48 KB default), 50,688 for BM = 96,
+// 55,296 for BM = 128 (CudaBackend.faSmem).
+// Needs q, k, v 16-byte aligned (cp.async; the host checks) and o 4-byte aligned (two values per store).
+#include "tensorcore.cuh"
+
+#define FA_BN 64
+#define FA_LD 72
+
+// rows × 8 chunks of 16 bytes, NT threads; rows ≥ valid are zero-filled (and not read)
+template <int NT>
+__device__ __forceinline__ void fa_load_tile(unsigned short* dst, const unsigned short* src, i64 stride, int rows, int valid) {
+    for (int idx = threadIdx.x; idx < rows * 8; idx += NT) {
+        const int r = idx >> 3, c = (idx & 7) << 3;
+        const bool ok = r < valid;
+        cp_async16(dst + r * FA_LD + c, ok ? src + r * stride + c : src, ok);
+    }
+}
+
+template <typename T, int W>
+__device__ void attention_fa64_impl(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
+                                    int Lq, int Lk, int heads, float scale, int causal) {
+    constexpr int FA_BM = 16 * W, NT = 32 * W;
+    DYNAMIC_SHARED(tc_smem_unit, smem_units);
+    unsigned short* Qs = reinterpret_cast<unsigned short*>(smem_units); // [BM][72]
+    unsigned short* Ks = Qs + FA_BM * FA_LD;                            // [2][64][72]
+    unsigned short* Vs = Ks + 2 * FA_BN * FA_LD;                        // [2][64][72]
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+    const int mi = lane >> 3, mr = lane & 7; // ldmatrix: this lane addresses row mr of matrix mi
+    const int b = blockIdx.y / heads, h = blockIdx.y % heads;
+    const i64 qc = (i64)heads * 64;
+    const int q0 = blockIdx.x * FA_BM;
+    const unsigned short* qb = reinterpret_cast<const unsigned short*>(q) + ((i64)b * Lq + q0) * qc + (i64)h * 64;
+    const unsigned short* kb = reinterpret_cast<const unsigned short*>(k) + (i64)b * Lk * qc + (i64)h * 64;
+    const unsigned short* vb = reinterpret_cast<const unsigned short*>(v) + (i64)b * Lk * qc + (i64)h * 64;
+    const int kEnd = causal ? min(Lk, q0 + FA_BM) : Lk;
+    const int ntiles = (kEnd + FA_BN - 1) / FA_BN;
+
+    fa_load_tile<NT>(Qs, qb, qc, FA_BM, Lq - q0);
+    cp_async_commit();
+    if (ntiles > 0) {
+        fa_load_tile<NT>(Ks, kb, qc, FA_BN, Lk);
+        fa_load_tile<NT>(Vs, vb, qc, FA_BN, Lk);
+    }
+    cp_async_commit();
+    cp_async_wait<1>(); // Q has landed (this thread's part)
+    __syncthreads();
+    unsigned qf[4][4]; // A fragments of the warp's 16 rows, k-steps of 16 channels
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++) ldmatrix_x4(qf[ks], Qs + (16 * warp + (mi & 1) * 8 + mr) * FA_LD + ks * 16 + (mi >> 1) * 8);
+
+    float acc[8][4]; // O: dv n-tile n, rows g / g+8, columns 8n + 2t, +1
+#pragma unroll
+    for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+    float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+    const float sl2 = scale * 1.4426950408889634f;
+    const int row0 = q0 + 16 * warp + g; // this lane's rows: row0, row0 + 8
+
+    for (int j = 0; j < ntiles; j++) {
+        cp_async_wait<0>();
+        __syncthreads(); // tile j visible to all; every warp is done with tile j − 1, whose buffers the next loads reuse
+        if (j + 1 < ntiles) {
+            const int nb = (j + 1) & 1;
+            fa_load_tile<NT>(Ks + nb * FA_BN * FA_LD, kb + (i64)(j + 1) * FA_BN * qc, qc, FA_BN, Lk - (j + 1) * FA_BN);
+            fa_load_tile<NT>(Vs + nb * FA_BN * FA_LD, vb + (i64)(j + 1) * FA_BN * qc, qc, FA_BN, Lk - (j + 1) * FA_BN);
+        }
+        cp_async_commit();
+        const unsigned short* Kt = Ks + (j & 1) * FA_BN * FA_LD;
+        const unsigned short* Vt = Vs + (j & 1) * FA_BN * FA_LD;
+        const int k0 = j * FA_BN;
+
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int nb = 0; nb < 4; nb++) {     // 16 keys: n-tiles 2nb, 2nb + 1
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++) { // 16 channels
+                unsigned kr[4];
+                ldmatrix_x4(kr, Kt + (nb * 16 + (mi >> 1) * 8 + mr) * FA_LD + ks * 16 + (mi & 1) * 8);
+                mma_16816<T>(s[2 * nb], qf[ks], kr[0], kr[1]);
+                mma_16816<T>(s[2 * nb + 1], qf[ks], kr[2], kr[3]);
+            }
+        }
+        // scores in log2 units; masked ones −∞ (only the last tile and causal diagonal tiles need the test)
+        const bool mask = k0 + FA_BN > Lk || (causal && k0 + FA_BN - 1 > q0 + 16 * warp);
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float x = s[n][e] * sl2;
+                if (mask) {
+                    const int key = k0 + 8 * n + 2 * t4 + (e & 1), row = row0 + (e >> 1) * 8;
+                    if (key >= Lk || (causal && key > row)) x = -INFINITY;
+                }
+                s[n][e] = x;
+            }
+        unsigned pa[4][4]; // P as A fragments: k-step kk = keys 16kk..16kk+15 = n-tiles 2kk, 2kk + 1
+#pragma unroll
+        for (int r = 0; r < 2; r++) { // rows g (elements 0, 1) and g + 8 (elements 2, 3)
+            float mx = -INFINITY;
+#pragma unroll
+            for (int n = 0; n < 8; n++) mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, 2));
+            const float mNew = fmaxf(mrow[r], mx);
+            // a row with nothing unmasked yet keeps O = 0 and l = 0 (no −∞ − −∞)
+            const float corr = mNew == -INFINITY ? 1.0f : exp2f(mrow[r] - mNew);
+            mrow[r] = mNew;
+            float sum = 0.0f;
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float p0 = s[n][2 * r] == -INFINITY ? 0.0f : exp2f(s[n][2 * r] - mNew);
+                const float p1 = s[n][2 * r + 1] == -INFINITY ? 0.0f : exp2f(s[n][2 * r + 1] - mNew);
+                const unsigned pk = pack16(p0, p1, T());
+                sum += lo16(pk, T()) + hi16(pk, T());
+                pa[n >> 1][(n & 1) * 2 + r] = pk;
+            }
+            lrow[r] = lrow[r] * corr + sum;
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                acc[n][2 * r] *= corr;
+                acc[n][2 * r + 1] *= corr;
+            }
+        }
+        // O += P·V
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+            for (int dp = 0; dp < 4; dp++) { // dv n-tiles 2dp, 2dp + 1
+                unsigned vr[4];
+                ldmatrix_x4_trans(vr, Vt + (kk * 16 + (mi & 1) * 8 + mr) * FA_LD + dp * 16 + (mi >> 1) * 8);
+                mma_16816<T>(acc[2 * dp], pa[kk], vr[0], vr[1]);
+                mma_16816<T>(acc[2 * dp + 1], pa[kk], vr[2], vr[3]);
+            }
+        }
+    }
+    cp_async_wait<0>(); // nothing may be in flight when the block exits
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float l = lrow[r];
+        l += __shfl_xor_sync(FULL_MASK, l, 1);
+        l += __shfl_xor_sync(FULL_MASK, l, 2);
+        const int row = row0 + 8 * r;
+        if (row >= Lq) continue;
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f; // a fully masked row gives 0
+        unsigned* orow = reinterpret_cast<unsigned*>(reinterpret_cast<unsigned short*>(o) + ((i64)b * Lq + row) * qc + (i64)h * 64);
+#pragma unroll
+        for (int n = 0; n < 8; n++) orow[4 * n + t4] = pack16(acc[n][2 * r] * inv, acc[n][2 * r + 1] * inv, T());
+    }
+}
+
+#define ATTENTION_FA(S, T) \
+    extern "C" __global__ void __launch_bounds__(128) attention_fa64_##S(const T* q, const T* k, const T* v, T* o, \
+            int Lq, int Lk, int heads, int d, int dv, float scale, int causal) { /* d = dv = 64: the same arguments as the others */ \
+        attention_fa64_impl<T, 4>(q, k, v, o, Lq, Lk, heads, scale, causal); } \
+    extern "C" __global__ void __launch_bounds__(192) attention_fa96_##S(const T* q, const T* k, const T* v, T* o, \
+            int Lq, int Lk, int heads, int d, int dv, float scale, int causal) { \
+        attention_fa64_impl<T, 6>(q, k, v, o, Lq, Lk, heads, scale, causal); } \
+    extern "C" __global__ void __launch_bounds__(256) attention_fa128_##S(const T* q, const T* k, const T* v, T* o, \
+            int Lq, int Lk, int heads, int d, int dv, float scale, int causal) { \
+        attention_fa64_impl<T, 8>(q, k, v, o, Lq, Lk, heads, scale, causal); }
+ATTENTION_FA(f16, __half)
+ATTENTION_FA(bf16, __nv_bfloat16)
+
+// ---------------------------------------------------------------------------------------------------------------
+// attention_fa512_{64,80}: d = dv = 512 with fp16/bf16 storage (the VAE mid-block's single head), fragments in
+// registers as attention_fa64, for a head too wide for one warp to hold a row group's O (16 × 512 fp32 = 256
+// registers a lane). BM = 16·RG query rows per block (RG = 4 or 5 row groups), 2·RG warps, 32-key tiles:
+//   warp w: row group rg = w % RG, half h = w / RG.
+//   S phase:  warp (rg, h) computes S for its 16 rows × keys 16h..16h+15 of the tile (2 n-tiles, 32 k-steps of
+//             16 channels; Q and K fragments by ldmatrix from shared memory). Each row's tile max is the larger of
+//             the two halves' (exchanged through shared memory): both warps of a row group derive the same running
+//             max and rescale factor.
+//   P:        rounded to the storage type into Ps [BM][40] (shared), so each PV warp sees all 32 keys.
+//   PV phase: warp (rg, h) owns O[16 rows][256 columns 256h..256h+255] (32 n-tiles, 128 fp32 registers a lane).
+//   l:        each lane sums the rounded P of its own columns; the halves and the quad are added at the end.
+// K and V tiles are double-buffered with cp.async, one tile ahead. Three barriers per tile: tile ready, row maxima
+// exchanged, P written.
+// Shared memory (bytes): Q BM·520·2 + K, V 2·2·32·520·2 + P BM·40·2 + row scratch 2·BM·4 = 1128·BM + 133,120:
+// 205,312 for BM = 64, 223,360 for BM = 80 (Hopper's opt-in allows 232,448; A100's 166,912 allows neither, and the
+// host then uses attention_tc512). One block per SM: the host takes the BM whose grid fills the SMs in the fewest
+// rounds (at 768², 9,216 rows: BM = 80 → 116 blocks, one round on 132 SMs; BM = 64 → 144, two). CudaBackend.fa512Smem.
+#define FA5_LD 520
+#define FA5_LDP 40
+#define FA5_BN 32
+
+template <int NT, int ROWS, int CPR, int LD>
+__device__ __forceinline__ void fa_load_rows(unsigned short* dst, const unsigned short* src, i64 stride, int valid) {
+    for (int idx = threadIdx.x; idx < ROWS * CPR; idx += NT) {
+        const int r = idx / CPR, c = (idx % CPR) * 8;
+        const bool ok = r < valid;
+        cp_async16(dst + r * LD + c, ok ? src + r * stride + c : src, ok);
+    }
+}
+
+template <typename T, int RG>
+__device__ void attention_fa512_impl(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
+                                     int Lq, int Lk, int heads, float scale, int causal) {
+    constexpr int BM = 16 * RG, NT = 64 * RG;
+    DYNAMIC_SHARED(tc_smem_unit, smem_units);
+    unsigned short* Qs = reinterpret_cast<unsigned short*>(smem_units); // [BM][520]
+    unsigned short* Ks = Qs + BM * FA5_LD;                              // [2][32][520]
+    unsigned short* Vs = Ks + 2 * FA5_BN * FA5_LD;                      // [2][32][520]
+    unsigned short* Ps = Vs + 2 * FA5_BN * FA5_LD;                      // [BM][40]
+    float* red = reinterpret_cast<float*>(Ps + BM * FA5_LDP);           // [2][BM] per-half row maxima, then row sums
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+    const int mi = lane >> 3, mr = lane & 7;
+    const int rg = warp % RG, half = warp / RG;
+    const int b = blockIdx.y / heads, h = blockIdx.y % heads;
+    const i64 qc = (i64)heads * 512;
+    const int q0 = blockIdx.x * BM;
+    const unsigned short* qb = reinterpret_cast<const unsigned short*>(q) + ((i64)b * Lq + q0) * qc + (i64)h * 512;
+    const unsigned short* kb = reinterpret_cast<const unsigned short*>(k) + (i64)b * Lk * qc + (i64)h * 512;
+    const unsigned short* vb = reinterpret_cast<const unsigned short*>(v) + (i64)b * Lk * qc + (i64)h * 512;
+    const int kEnd = causal ? min(Lk, q0 + BM) : Lk;
+    const int ntiles = (kEnd + FA5_BN - 1) / FA5_BN;
+
+    fa_load_rows<NT, BM, 64, FA5_LD>(Qs, qb, qc, Lq - q0);
+    if (ntiles > 0) {
+        fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Ks, kb, qc, Lk);
+        fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Vs, vb, qc, Lk);
+    }
+    cp_async_commit();
+
+    float acc[32][4]; // O: n-tile n = columns 256·half + 8n + 2t, +1; rows g / g+8 of the row group
+#pragma unroll
+    for (int n = 0; n < 32; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+    float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+    const float sl2 = scale * 1.4426950408889634f;
+    const int lr0 = 16 * rg + g; // this lane's rows in the block: lr0, lr0 + 8
+
+    for (int j = 0; j < ntiles; j++) {
+        cp_async_wait<0>();
+        __syncthreads(); // (A) tile j (and Q) visible; the last tile's PV is done with Ps and the other buffers
+        if (j + 1 < ntiles) {
+            const int nb = (j + 1) & 1, kn = (j + 1) * FA5_BN;
+            fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Ks + nb * FA5_BN * FA5_LD, kb + (i64)kn * qc, qc, Lk - kn);
+            fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Vs + nb * FA5_BN * FA5_LD, vb + (i64)kn * qc, qc, Lk - kn);
+        }
+        cp_async_commit();
+        const unsigned short* Kt = Ks + (j & 1) * FA5_BN * FA5_LD;
+        const unsigned short* Vt = Vs + (j & 1) * FA5_BN * FA5_LD;
+        const int k0 = j * FA5_BN;
+
+        float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll 4
+        for (int ks = 0; ks < 32; ks++) {
+            unsigned qa[4], kr[4];
+            ldmatrix_x4(qa, Qs + (16 * rg + (mi & 1) * 8 + mr) * FA5_LD + ks * 16 + (mi >> 1) * 8);
+            ldmatrix_x4(kr, Kt + (16 * half + (mi >> 1) * 8 + mr) * FA5_LD + ks * 16 + (mi & 1) * 8);
+            mma_16816<T>(s[0], qa, kr[0], kr[1]);
+            mma_16816<T>(s[1], qa, kr[2], kr[3]);
+        }
+        const bool mask = k0 + FA5_BN > Lk || (causal && k0 + FA5_BN - 1 > q0 + 16 * rg);
+#pragma unroll
+        for (int n = 0; n < 2; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float x = s[n][e] * sl2;
+                if (mask) {
+                    const int key = k0 + 16 * half + 8 * n + 2 * t4 + (e & 1), row = q0 + lr0 + (e >> 1) * 8;
+                    if (key >= Lk || (causal && key > row)) x = -INFINITY;
+                }
+                s[n][e] = x;
+            }
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float mx = fmaxf(fmaxf(s[0][2 * r], s[0][2 * r + 1]), fmaxf(s[1][2 * r], s[1][2 * r + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, 2));
+            if (t4 == 0) red[half * BM + lr0 + 8 * r] = mx;
+        }
+        __syncthreads(); // (B) both halves' row maxima
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int lr = lr0 + 8 * r;
+            const float mNew = fmaxf(mrow[r], fmaxf(red[lr], red[BM + lr]));
+            const float corr = mNew == -INFINITY ? 1.0f : exp2f(mrow[r] - mNew);
+            mrow[r] = mNew;
+            float sum = 0.0f;
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+                const float p0 = s[n][2 * r] == -INFINITY ? 0.0f : exp2f(s[n][2 * r] - mNew);
+                const float p1 = s[n][2 * r + 1] == -INFINITY ? 0.0f : exp2f(s[n][2 * r + 1] - mNew);
+                const unsigned pk = pack16(p0, p1, T());
+                sum += lo16(pk, T()) + hi16(pk, T());
+                *reinterpret_cast<unsigned*>(Ps + lr * FA5_LDP + 16 * half + 8 * n + 2 * t4) = pk;
+            }
+            lrow[r] = lrow[r] * corr + sum;
+#pragma unroll
+            for (int n = 0; n < 32; n++) {
+                acc[n][2 * r] *= corr;
+                acc[n][2 * r + 1] *= corr;
+            }
+        }
+        __syncthreads(); // (C) P complete (and red read by everyone before the next tile rewrites it)
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+            unsigned pa[4];
+            ldmatrix_x4(pa, Ps + (16 * rg + (mi & 1) * 8 + mr) * FA5_LDP + kk * 16 + (mi >> 1) * 8);
+#pragma unroll
+            for (int dp = 0; dp < 16; dp++) {
+                unsigned vr[4];
+                ldmatrix_x4_trans(vr, Vt + (kk * 16 + (mi & 1) * 8 + mr) * FA5_LD + 256 * half + dp * 16 + (mi >> 1) * 8);
+                mma_16816<T>(acc[2 * dp], pa, vr[0], vr[1]);
+                mma_16816<T>(acc[2 * dp + 1], pa, vr[2], vr[3]);
+            }
+        }
+    }
+    cp_async_wait<0>();
+
+    // l per row = both halves' partial sums over the quad
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lrow[r] += __shfl_xor_sync(FULL_MASK, lrow[r], 1);
+        lrow[r] += __shfl_xor_sync(FULL_MASK, lrow[r], 2);
+    }
+    __syncthreads(); // red is free (also when the key loop never ran)
+    if (t4 == 0) {
+        red[half * BM + lr0] = lrow[0];
+        red[half * BM + lr0 + 8] = lrow[1];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int lr = lr0 + 8 * r, row = q0 + lr;
+        if (row >= Lq) continue;
+        const float l = red[lr] + red[BM + lr];
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f; // a fully masked row gives 0
+        unsigned* orow = reinterpret_cast<unsigned*>(reinterpret_cast<unsigned short*>(o) + ((i64)b * Lq + row) * qc + (i64)h * 512 + 256 * half);
+#pragma unroll
+        for (int n = 0; n < 32; n++) orow[4 * n + t4] = pack16(acc[n][2 * r] * inv, acc[n][2 * r + 1] * inv, T());
+    }
+}
+
+#define ATTENTION_FA512(S, T) \
+    extern "C" __global__ void __launch_bounds__(256, 1) attention_fa512_64_##S(const T* q, const T* k, const T* v, T* o, \
+            int Lq, int Lk, int heads, int d, int dv, float scale, int causal) { \
+        attention_fa512_impl<T, 4>(q, k, v, o, Lq, Lk, heads, scale, causal); } \
+    extern "C" __global__ void __launch_bounds__(320, 1) attention_fa512_80_##S(const T* q, const T* k, const T* v, T* o, \
+            int Lq, int Lk, int heads, int d, int dv, float scale, int causal) { \
+        attention_fa512_impl<T, 5>(q, k, v, o, Lq, Lk, heads, scale, causal); }
+ATTENTION_FA512(f16, __half)
+ATTENTION_FA512(bf16, __nv_bfloat16)

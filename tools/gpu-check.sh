@@ -23,7 +23,8 @@
 #                                    memcheck   compute-sanitizer memcheck + leak check over CudaSanitizerTarget
 #                                    racecheck  compute-sanitizer racecheck over the shared-memory kernels
 #                                    dtypes     the bench in fp16 and fp32
-#                                    ab         the bf16 bench with CUDA-core attention, then with cuDNN's fused conv off
+#                                    ab         the bf16 bench with 64-row, then 96-row attention_fa blocks, with attention_tc*
+#                                               instead of attention_fa*, with CUDA-core attention, with cuDNN's fused conv off
 #                                    ops        CudaBench: op throughput at the SD2 768² shapes, per dtype
 #                                  Files in $OUT (or target/gpu-out), at most the tool's 8, each written as the run goes:
 #                                    summary.txt   the device, libraries, each step's status and seconds (read this first)
@@ -173,7 +174,11 @@ want memcheck && sanitize memcheck memcheck CudaSanitizerTarget --leak-check ful
 want racecheck && sanitize racecheck racecheck 'CudaSanitizerTarget#sharedMemoryKernelsRunCleanly' --racecheck-report analysis
 if want dtypes; then bench fp16 -- --dtype fp16; bench fp32 -- --dtype fp32; fi
 if want ab; then
-  # A/B switches side by side on the same warm machine: tensor-core attention off; cuDNN's fused conv-bias-add off
+  # A/B switches side by side on the same warm machine: register-fragment attention off (tc64), tensor-core attention
+  # off; cuDNN's fused conv-bias-add off
+  bench bf16-fa-64-rows -Donestep.cuda.faRows=64 -Donestep.cuda.fa512Rows=64 -- --dtype bf16
+  bench bf16-fa-96-rows -Donestep.cuda.faRows=96 -- --dtype bf16
+  bench bf16-tc-attention -Donestep.cuda.faAttention=false -- --dtype bf16
   bench bf16-cudacore-attention -Donestep.cuda.tcAttention=false -- --dtype bf16
   bench bf16-unfused-conv -Donestep.cuda.fusedConv=false -- --dtype bf16
 fi

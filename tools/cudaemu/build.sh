@@ -28,7 +28,7 @@ if [[ -f $out/STAMP && $(cat "$out/STAMP") == "$inputs" && -f $out/libcuda.so.1 
 fi
 rm -f "$out/STAMP"
 mkdir -p "$out/gen" "$out/obj"
-flags=(-std=c++17 -O2 -g -fPIC -fopenmp -Wall -Wno-unused-function -Wno-unknown-pragmas)
+flags=(-std=c++17 -O2 -g -fPIC -fopenmp -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unknown-pragmas)
 kincs=(-include "$emu/emu.h" -I "$emu/shim" -I "$emu" -I "$root/kernels" -I "$inc")
 objs=()
 pids=()

@@ -72,6 +72,44 @@ public final class CudaBackend implements Backend {
     private static final String FUSED_CONV = System.getProperty("onestep.cuda.fusedConv", "auto");
     /** fp16/bf16 attention on tensor cores (attention_tc*); {@code -Donestep.cuda.tcAttention=false} forces the CUDA-core kernels. */
     private static final boolean TC_ATTENTION = !"false".equals(System.getProperty("onestep.cuda.tcAttention"));
+    /**
+     * fp16/bf16 heads of d = dv = 64 on attention_fa64 (fragments in registers, FlashAttention-2 style);
+     * {@code -Donestep.cuda.faAttention=false} sends them to attention_tc64 instead (A/B in tools/gpu-check.sh).
+     */
+    private static final boolean FA_ATTENTION = !"false".equals(System.getProperty("onestep.cuda.faAttention"));
+    /** Query rows per block of the register-fragment attention: 64, 96 or 128 (attention_fa64, _fa96, _fa128). */
+    private int faRows = Integer.getInteger("onestep.cuda.faRows", 128);
+
+    /** Dynamic shared memory of attention_fa64/96/128: Q [rows][72] + K, V [2][64][72], 16-bit (kernels/attention.cu). */
+    static int faSmem(int rows) { return (rows + 4 * 64) * 72 * 2; }
+
+    /** Query rows per block of attention_fa512 (d = dv = 512): 64, 80, or 0 to pick by waves (fa512Rows(int, int)). */
+    private int fa512Rows = Integer.getInteger("onestep.cuda.fa512Rows", 0);
+
+    /** Dynamic shared memory of attention_fa512_{64,80}: must match kernels/attention.cu. */
+    static int fa512Smem(int rows) { return 1128 * rows + 133_120; }
+
+    /**
+     * The block height of attention_fa512 for {@code blocksPerRow} grid rows (batch·heads): one block per SM, so the
+     * one whose grid needs the fewest rounds of the SMs, weighted by its height (ties: 64).
+     */
+    static int fa512Rows(int lq, int blocksPerRow, int sms) {
+        long cost64 = Math.ceilDiv((long) Math.ceilDiv(lq, 64) * blocksPerRow, sms) * 64;
+        long cost80 = Math.ceilDiv((long) Math.ceilDiv(lq, 80) * blocksPerRow, sms) * 80;
+        return cost80 < cost64 ? 80 : 64;
+    }
+
+    /** Tests: attention_fa512's block height (64, 80, or 0 = by waves). */
+    synchronized void fa512Rows(int rows) {
+        if (rows != 0 && rows != 64 && rows != 80) throw new IllegalArgumentException("fa512Rows must be 0, 64 or 80, got " + rows);
+        fa512Rows = rows;
+    }
+
+    /** Tests and A/B runs: which register-fragment attention kernel d = dv = 64 heads use (64, 96 or 128 query rows). */
+    synchronized void faRows(int rows) {
+        if (rows != 64 && rows != 96 && rows != 128) throw new IllegalArgumentException("faRows must be 64, 96 or 128, got " + rows);
+        faRows = rows;
+    }
     private static final ReferenceBackend HOST = new ReferenceBackend();
 
     private static volatile String unavailable;
@@ -728,23 +766,43 @@ public final class CudaBackend implements Backend {
         CudaChecks.checkGroupNorm("groupNorm", x, groups, gamma, beta);
         int n = x.dim(0), c = x.dim(-1);
         long total = x.numel();
-        Tensor y = newTensor(dtype, x.shape());
-        if (total == 0) return y; // review fix: before the division below (n or c = 0 divided by zero)
+        if (total == 0) return newTensor(dtype, x.shape()); // review fix: before the division below (n or c = 0 divided by zero)
         int p = Math.toIntExact(total / ((long) n * c));
+        if ((long) p * c > Integer.MAX_VALUE) // the kernels index a sample with 32-bit offsets
+            throw new IllegalArgumentException("groupNorm: one sample of x " + java.util.Arrays.toString(x.shape())
+                    + " holds more than 2^31 - 1 values; the CUDA kernels index a sample with 32-bit offsets");
         int cg = c / groups, ng = n * groups;
-        int ppc = Math.max(1, Math.ceilDiv(4096, cg));   // ~4096 values per block: 16 per thread
+        // statistics: a block reads whole rows, 16 bytes (v values) a thread where C allows; cv columns a row
+        int v = 16 / elem;
+        boolean vec = c % v == 0 && addr(x) % 16 == 0; // y: a pool block whose size is a multiple of 16 bytes then
+        int unit = vec ? v : 1, cv = c / unit;
+        require(cv <= 1024, "groupNorm", "channels over " + 1024 * unit + " are not supported by the CUDA kernel; x", x.shape());
+        Tensor y = newTensor(dtype, x.shape());
+        int statThreads = cv * Math.max(1, 256 / cv), rpi = statThreads / cv;
+        int ppc = Math.max(rpi, Math.ceilDiv(16384, c)); // ~16K values per block
         int chunks = Math.ceilDiv(p, ppc);
-        long partial = pool.acquire((long) ng * chunks * 3 * 4), stats = pool.acquire((long) ng * 2 * 4);
+        int statSmem = (statThreads * unit + 2 * groups) * 4;
+        long nc = (long) n * c;
+        long partial = pool.acquire((long) ng * chunks * 3 * 4), coef = pool.acquire(3 * nc * 4);
         try {
-            driver.launch(driver.kernel("norms", "group_norm_stats_" + sfx), chunks, ng, BLOCK, 0,
-                    kargs().ptr(addr(x)).ptr(partial).i32(p).i32(c).i32(groups).i32(ppc));
-            driver.launch(driver.kernel("norms", "group_norm_finalize"), Math.ceilDiv(ng, 128), 1, 128, 0,
-                    kargs().ptr(partial).ptr(stats).i32(ng).i32(chunks).f32(eps));
-            run("norms", "group_norm_apply_" + sfx, total, kargs().ptr(addr(x)).ptr(addr(y)).ptr(stats).ptr(addr(gamma)).ptr(addr(beta))
-                    .i64(total).i32(p).i32(c).i32(groups).i32(silu ? 1 : 0));
+            CudaDriver.Kernel stats = driver.kernel("norms", "group_norm_stats_" + sfx);
+            if (statSmem > 48 * 1024 && sharedSet.getOrDefault(stats.name(), 0) < statSmem) {
+                driver.setMaxDynamicShared(stats, statSmem);
+                sharedSet.put(stats.name(), statSmem);
+            }
+            driver.launch(stats, chunks, n, statThreads, statSmem,
+                    kargs().ptr(addr(x)).ptr(partial).i32(p).i32(c).i32(groups).i32(ppc).i32(vec ? 1 : 0));
+            driver.launch(driver.kernel("norms", "group_norm_finalize"), Math.ceilDiv(ng, 4), 1, 128, 0, // a warp per (n, g)
+                    kargs().ptr(partial).ptr(coef).ptr(addr(gamma)).ptr(addr(beta)).i32(ng).i32(groups).i32(c).i32(chunks).f32(eps));
+            int per = p * c;
+            boolean shared = 12L * c <= 48 * 1024; // the coefficients in shared memory (3·C floats)
+            int blocks = (int) Math.max(1, Math.min(Math.ceilDiv((long) per / unit, BLOCK),
+                    Math.ceilDiv((long) driver.multiprocessors * 32, n)));
+            driver.launch(driver.kernel("norms", "group_norm_apply_" + sfx), blocks, n, BLOCK, shared ? 12 * c : 0,
+                    kargs().ptr(addr(x)).ptr(addr(y)).ptr(coef).i32(per).i32(c).i64(nc).i32(silu ? 1 : 0).i32(vec ? 1 : 0).i32(shared ? 1 : 0));
         } finally {
             pool.release(partial);
-            pool.release(stats);
+            pool.release(coef);
         }
         return y;
     }
@@ -826,7 +884,19 @@ public final class CudaBackend implements Backend {
         int n = q.dim(0), lq = q.dim(1), lk = k.dim(1), d = q.dim(2) / heads, dv = v.dim(2) / heads;
         String variant;
         int rowsPerBlock, threads, smem;
-        if (TC_ATTENTION && dtype != DType.F32 && d <= 512 && dv <= 512 && attentionTcSmem(d, dv) <= driver.maxSharedOptin) {
+        if (FA_ATTENTION && TC_ATTENTION && dtype != DType.F32 && d == 64 && dv == 64
+                && ((addr(q) | addr(k) | addr(v)) & 15) == 0) { // cp.async; o (4-byte stores) is a 128-byte multiple from the pool
+            variant = "attention_fa" + faRows + "_";
+            rowsPerBlock = faRows;
+            threads = faRows / 16 * 32;
+            smem = faSmem(faRows);
+        } else if (FA_ATTENTION && TC_ATTENTION && dtype != DType.F32 && d == 512 && dv == 512 && ((addr(q) | addr(k) | addr(v)) & 15) == 0
+                && fa512Smem(80) <= driver.maxSharedOptin) {
+            rowsPerBlock = fa512Rows != 0 ? fa512Rows : fa512Rows(lq, n * heads, driver.multiprocessors);
+            variant = "attention_fa512_" + rowsPerBlock + "_";
+            threads = rowsPerBlock / 16 * 64;
+            smem = fa512Smem(rowsPerBlock);
+        } else if (TC_ATTENTION && dtype != DType.F32 && d <= 512 && dv <= 512 && attentionTcSmem(d, dv) <= driver.maxSharedOptin) {
             boolean small = d <= 64 && dv <= 64;
             variant = small ? "attention_tc64_" : "attention_tc512_";
             rowsPerBlock = 64;

@@ -34,8 +34,8 @@ import java.util.Map;
  * The tiny SD2 fixture networks on the CUDA backend against the reference's goldens, as ModelFixtureTest does for
  * the CPU: each network fed the reference's own input. fp32: the CPU test's bounds (1e-4 abs; activations
  * 1e-4 abs + 1e-4 rel). fp16 / bf16 (weights and activations rounded, fp32 accumulation): NMSE against the fp32
- * golden ≤ 1e-4 (fp16) and 2e-3 (bf16) on the network outputs; these bounds are first guesses, to be replaced by
- * measured values with headroom on the first GPU run. Plus the whole one-step pipeline, depth and normals, in every
+ * golden ≤ 1e-4 (fp16) and 2e-3 (bf16) on the network outputs (worst measured on an H200, 2026-11-28: fp16 9.6e-6,
+ * bf16 6.5e-4, so the first guesses stand). Plus the whole one-step pipeline, depth and normals, in every
  * compute dtype (from the reference's uint8 input planes, so it also runs in the GPU machine's JRE without ImageIO).
  * Skipped, with the reason, where no GPU/driver is usable.
  */
@@ -181,14 +181,19 @@ class CudaModelFixtureTest {
     }
 
     /**
-     * NMSE bound of the final maps in fp16/bf16 against the fp32 goldens: about 10× what the CPU emulator of the CUDA
-     * stack measured (storage rounded to the dtype, fp32 accumulation; 2026-11-28, largest of the two cases): depth
-     * fp16 8.1e-6, bf16 8.8e-4; normals fp16 1.5e-4, bf16 7.9e-3 (normals normalise each pixel's 3-vector, so pixels
-     * where the tiny random decoder's output is short amplify the rounding). Real tensor cores accumulate in another
-     * order: the first GPU run's {@code -Donestep.test.errors} log (tools/gpu-check.sh) says whether these hold.
+     * NMSE bound of the final maps in fp16/bf16 against the fp32 goldens. Depth ends in a min–max normalisation, so
+     * its error scales with the error at the map's two extreme pixels over its range, and the fixtures' tiny random
+     * decoders give small ranges: the metric is chaotic in the summation order while the networks' own errors are not.
+     * Measured, largest of the two cases (2026-11-28; "emu" = the CPU emulator, "H200" = tools/gpu-check.sh runs):
+     * depth fp16 8.1e-6 (emu, session 5), 2.3e-5 and 1.8e-5 (H200, two builds), then 1.26e-4, 1.24e-5 and 5.5e-6
+     * (emu, the same build with the group-norm statistics chunked by 16 384, 64 and 2 048 values: only the
+     * summation order differs, and unet_output / vae_dec_output stay at 5e-6 / 9e-6); depth bf16 8.8e-4 (emu),
+     * 8.6e-4 and 3.5e-3 (H200), 5.1e-3, 1.1e-3, 1.1e-3 (emu, chunkings as above). Normals (each pixel's 3-vector
+     * normalised, no min–max) fp16 ≤ 1.6e-4, bf16 ≤ 7.9e-3 in all of those runs. Bounds: about 8× (fp16 depth), 4×
+     * (bf16 depth), 12× (fp16 normals) and 6× (bf16 normals) the worst seen.
      */
     static double pipelineNmseBound(Task task, DType dt) {
         boolean half = dt == DType.F16;
-        return task == Task.DEPTH ? (half ? 1e-4 : 1e-2) : (half ? 2e-3 : 5e-2);
+        return task == Task.DEPTH ? (half ? 1e-3 : 2e-2) : (half ? 2e-3 : 5e-2);
     }
 }

@@ -80,6 +80,23 @@ class CudaPlumbingTest {
         assertEquals(CudaBackend.attentionTcSmem(48, 48), CudaBackend.attentionTcSmem(33, 33), "head sizes are padded to 16");
         assertTrue(CudaBackend.attentionTcSmem(64, 64) <= 48 * 1024, "UNet/CLIP heads need no opt-in");
         assertTrue(CudaBackend.attentionTcSmem(512, 512) <= 163 * 1024, "VAE mid-block head fits an A100's opt-in limit");
+        // register-fragment kernels: (rows + 4·64)·72·2 and 1128·rows + 133,120, worked out in kernels/attention.cu
+        assertEquals(46_080, CudaBackend.faSmem(64));
+        assertEquals(50_688, CudaBackend.faSmem(96));
+        assertEquals(55_296, CudaBackend.faSmem(128));
+        assertEquals(205_312, CudaBackend.fa512Smem(64));
+        assertEquals(223_360, CudaBackend.fa512Smem(80));
+        assertTrue(CudaBackend.fa512Smem(80) <= 232_448, "both attention_fa512 heights fit Hopper's opt-in limit");
+    }
+
+    @Test
+    void fa512BlockHeightFillsTheSmsInTheFewestRounds() {
+        // 768²: 9,216 rows on an H100/H200's 132 SMs: 80 → 116 blocks, one round; 64 → 144 blocks, two rounds
+        assertEquals(80, CudaBackend.fa512Rows(9216, 1, 132));
+        // 512²: 4,096 rows: 64 → 64 blocks, 80 → 52 blocks, both one round: the lower block wins
+        assertEquals(64, CudaBackend.fa512Rows(4096, 1, 132));
+        // ties go to 64 (the smaller block, with more SMs to spread over at small sizes)
+        assertEquals(64, CudaBackend.fa512Rows(100, 1, 4));
     }
 
     @Test

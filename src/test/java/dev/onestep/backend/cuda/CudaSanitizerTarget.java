@@ -45,8 +45,8 @@ class CudaSanitizerTarget {
     }
 
     /**
-     * Attention (CUDA-core dv64/dv512 in fp32, tensor-core tc64/tc512 in fp16/bf16, each plain and causal, with a
-     * partial last query block and key tile) and the norms (group-norm statistics, layer norm) once per dtype.
+     * Attention (CUDA-core dv64/dv512 in fp32; in fp16/bf16 every register-fragment kernel, fa64/96/128 and
+     * fa512_64/_80, and the tensor-core tc64/tc512; each plain and causal, with a partial last query block and key tile) and the norms (group-norm statistics, layer norm) once per dtype.
      */
     @Test
     void sharedMemoryKernelsRunCleanly() {
@@ -54,15 +54,21 @@ class CudaSanitizerTarget {
         java.util.Random r = new java.util.Random(11);
         for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16}) {
             try (CudaBackend b = new CudaBackend(dt)) {
-                for (int[] hd : new int[][] {{5, 64}, {1, 512}}) {
+                // d = 64: attention_fa64/96/128; 512: attention_fa512_64/_80; 40: attention_tc64; 128: attention_tc512
+                for (int[] hd : new int[][] {{5, 64}, {1, 512}, {2, 40}, {1, 128}}) {
                     int heads = hd[0], d = hd[1];
-                    for (boolean causal : new boolean[] {false, true})
-                        try (Tensor q = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
-                             Tensor k = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
-                             Tensor v = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
-                             Tensor o = b.attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal)) {
-                            b.synchronize();
-                        }
+                    int[] heights = dt == DType.F32 ? new int[] {0} : d == 64 ? new int[] {64, 96, 128} : d == 512 ? new int[] {64, 80} : new int[] {0};
+                    for (int rows : heights) {
+                        if (rows != 0 && d == 64) b.faRows(rows);
+                        if (rows != 0 && d == 512) b.fa512Rows(rows);
+                        for (boolean causal : new boolean[] {false, true})
+                            try (Tensor q = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
+                                 Tensor k = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
+                                 Tensor v = up(b, CudaTestSupport.gaussian(r, 1, 0, 1, 77, heads * d));
+                                 Tensor o = b.attention(q, k, v, heads, (float) (1 / Math.sqrt(d)), causal)) {
+                                b.synchronize();
+                            }
+                    }
                 }
                 try (Tensor x = up(b, CudaTestSupport.gaussian(r, 1, 0.5f, 1, 9, 11, 64));
                      Tensor g = param(b, CudaTestSupport.uniform(r, 0.5f, 1.5f, 64));
