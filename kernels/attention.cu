@@ -409,14 +409,53 @@ ATTENTION_TC(bf16, __nv_bfloat16)
 #define FA_BN 64
 #define FA_LD 72
 
-// rows × 8 chunks of 16 bytes, NT threads; rows ≥ valid are zero-filled (and not read)
-template <int NT>
-__device__ __forceinline__ void fa_load_tile(unsigned short* dst, const unsigned short* src, i64 stride, int rows, int valid) {
-    for (int idx = threadIdx.x; idx < rows * 8; idx += NT) {
-        const int r = idx >> 3, c = (idx & 7) << 3;
+// rows × CPR chunks of 16 bytes (row stride `stride` elements) → dst [rows][LD] by NT threads with cp.async; rows ≥
+// valid are zero-filled (and not read). attention_fa512 below uses it too.
+template <int NT, int CPR, int LD>
+__device__ __forceinline__ void fa_load_rows(unsigned short* dst, const unsigned short* src, i64 stride, int rows, int valid) {
+    for (int idx = threadIdx.x; idx < rows * CPR; idx += NT) {
+        const int r = idx / CPR, c = (idx % CPR) * 8;
         const bool ok = r < valid;
-        cp_async16(dst + r * FA_LD + c, ok ? src + r * stride + c : src, ok);
+        cp_async16(dst + r * LD + c, ok ? src + r * stride + c : src, ok);
     }
+}
+
+// A block's slice of the problem for a head of width D: its query block's first row and the head's rows of q, k, v
+// (16-bit; row stride heads·D elements), and how many key tiles of BN it visits (a causal block stops at q0 + BM).
+struct FaSlice {
+    const unsigned short *qb, *kb, *vb;
+    i64 stride;
+    int b, h, q0, ntiles;
+};
+
+template <int D>
+__device__ __forceinline__ FaSlice fa_slice(const void* q, const void* k, const void* v, int Lq, int Lk, int heads, int BM, int BN, int causal) {
+    FaSlice f;
+    f.b = blockIdx.y / heads;
+    f.h = blockIdx.y % heads;
+    f.stride = (i64)heads * D;
+    f.q0 = blockIdx.x * BM;
+    f.qb = reinterpret_cast<const unsigned short*>(q) + ((i64)f.b * Lq + f.q0) * f.stride + (i64)f.h * D;
+    f.kb = reinterpret_cast<const unsigned short*>(k) + (i64)f.b * Lk * f.stride + (i64)f.h * D;
+    f.vb = reinterpret_cast<const unsigned short*>(v) + (i64)f.b * Lk * f.stride + (i64)f.h * D;
+    const int kEnd = causal ? min(Lk, f.q0 + BM) : Lk;
+    f.ntiles = (kEnd + BN - 1) / BN;
+    return f;
+}
+
+// Online-softmax pieces shared by attention_fa64 and attention_fa512 (scores in log2 units, −∞ = masked):
+// the factor that rescales O and l when a row's running max rises from mOld to mNew (a row with nothing unmasked yet
+// keeps O = 0 and l = 0: no −∞ − −∞), and a pair of probabilities exp2(s − m) rounded to T and packed into one
+// register, their rounded values added to sum (the normaliser sums exactly what the tensor cores multiply).
+__device__ __forceinline__ float fa_rescale(float mOld, float mNew) { return mNew == -INFINITY ? 1.0f : exp2f(mOld - mNew); }
+
+template <typename T>
+__device__ __forceinline__ unsigned fa_probs(float s0, float s1, float m, float& sum) {
+    const float p0 = s0 == -INFINITY ? 0.0f : exp2f(s0 - m);
+    const float p1 = s1 == -INFINITY ? 0.0f : exp2f(s1 - m);
+    const unsigned pk = pack16(p0, p1, T());
+    sum += lo16(pk, T()) + hi16(pk, T());
+    return pk;
 }
 
 template <typename T, int W>
@@ -429,20 +468,16 @@ __device__ void attention_fa64_impl(const T* __restrict__ q, const T* __restrict
     unsigned short* Vs = Ks + 2 * FA_BN * FA_LD;                        // [2][64][72]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
     const int mi = lane >> 3, mr = lane & 7; // ldmatrix: this lane addresses row mr of matrix mi
-    const int b = blockIdx.y / heads, h = blockIdx.y % heads;
-    const i64 qc = (i64)heads * 64;
-    const int q0 = blockIdx.x * FA_BM;
-    const unsigned short* qb = reinterpret_cast<const unsigned short*>(q) + ((i64)b * Lq + q0) * qc + (i64)h * 64;
-    const unsigned short* kb = reinterpret_cast<const unsigned short*>(k) + (i64)b * Lk * qc + (i64)h * 64;
-    const unsigned short* vb = reinterpret_cast<const unsigned short*>(v) + (i64)b * Lk * qc + (i64)h * 64;
-    const int kEnd = causal ? min(Lk, q0 + FA_BM) : Lk;
-    const int ntiles = (kEnd + FA_BN - 1) / FA_BN;
+    const FaSlice f = fa_slice<64>(q, k, v, Lq, Lk, heads, FA_BM, FA_BN, causal);
+    const int b = f.b, h = f.h, q0 = f.q0, ntiles = f.ntiles;
+    const i64 qc = f.stride;
+    const unsigned short *qb = f.qb, *kb = f.kb, *vb = f.vb;
 
-    fa_load_tile<NT>(Qs, qb, qc, FA_BM, Lq - q0);
+    fa_load_rows<NT, 8, FA_LD>(Qs, qb, qc, FA_BM, Lq - q0);
     cp_async_commit();
     if (ntiles > 0) {
-        fa_load_tile<NT>(Ks, kb, qc, FA_BN, Lk);
-        fa_load_tile<NT>(Vs, vb, qc, FA_BN, Lk);
+        fa_load_rows<NT, 8, FA_LD>(Ks, kb, qc, FA_BN, Lk);
+        fa_load_rows<NT, 8, FA_LD>(Vs, vb, qc, FA_BN, Lk);
     }
     cp_async_commit();
     cp_async_wait<1>(); // Q has landed (this thread's part)
@@ -463,8 +498,8 @@ __device__ void attention_fa64_impl(const T* __restrict__ q, const T* __restrict
         __syncthreads(); // tile j visible to all; every warp is done with tile j − 1, whose buffers the next loads reuse
         if (j + 1 < ntiles) {
             const int nb = (j + 1) & 1;
-            fa_load_tile<NT>(Ks + nb * FA_BN * FA_LD, kb + (i64)(j + 1) * FA_BN * qc, qc, FA_BN, Lk - (j + 1) * FA_BN);
-            fa_load_tile<NT>(Vs + nb * FA_BN * FA_LD, vb + (i64)(j + 1) * FA_BN * qc, qc, FA_BN, Lk - (j + 1) * FA_BN);
+            fa_load_rows<NT, 8, FA_LD>(Ks + nb * FA_BN * FA_LD, kb + (i64)(j + 1) * FA_BN * qc, qc, FA_BN, Lk - (j + 1) * FA_BN);
+            fa_load_rows<NT, 8, FA_LD>(Vs + nb * FA_BN * FA_LD, vb + (i64)(j + 1) * FA_BN * qc, qc, FA_BN, Lk - (j + 1) * FA_BN);
         }
         cp_async_commit();
         const unsigned short* Kt = Ks + (j & 1) * FA_BN * FA_LD;
@@ -506,18 +541,11 @@ __device__ void attention_fa64_impl(const T* __restrict__ q, const T* __restrict
             mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, 2));
             const float mNew = fmaxf(mrow[r], mx);
-            // a row with nothing unmasked yet keeps O = 0 and l = 0 (no −∞ − −∞)
-            const float corr = mNew == -INFINITY ? 1.0f : exp2f(mrow[r] - mNew);
+            const float corr = fa_rescale(mrow[r], mNew);
             mrow[r] = mNew;
             float sum = 0.0f;
 #pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float p0 = s[n][2 * r] == -INFINITY ? 0.0f : exp2f(s[n][2 * r] - mNew);
-                const float p1 = s[n][2 * r + 1] == -INFINITY ? 0.0f : exp2f(s[n][2 * r + 1] - mNew);
-                const unsigned pk = pack16(p0, p1, T());
-                sum += lo16(pk, T()) + hi16(pk, T());
-                pa[n >> 1][(n & 1) * 2 + r] = pk;
-            }
+            for (int n = 0; n < 8; n++) pa[n >> 1][(n & 1) * 2 + r] = fa_probs<T>(s[n][2 * r], s[n][2 * r + 1], mNew, sum);
             lrow[r] = lrow[r] * corr + sum;
 #pragma unroll
             for (int n = 0; n < 8; n++) {
@@ -588,15 +616,6 @@ ATTENTION_FA(bf16, __nv_bfloat16)
 #define FA5_LDP 40
 #define FA5_BN 32
 
-template <int NT, int ROWS, int CPR, int LD>
-__device__ __forceinline__ void fa_load_rows(unsigned short* dst, const unsigned short* src, i64 stride, int valid) {
-    for (int idx = threadIdx.x; idx < ROWS * CPR; idx += NT) {
-        const int r = idx / CPR, c = (idx % CPR) * 8;
-        const bool ok = r < valid;
-        cp_async16(dst + r * LD + c, ok ? src + r * stride + c : src, ok);
-    }
-}
-
 template <typename T, int RG>
 __device__ void attention_fa512_impl(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
                                      int Lq, int Lk, int heads, float scale, int causal) {
@@ -610,19 +629,15 @@ __device__ void attention_fa512_impl(const T* __restrict__ q, const T* __restric
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
     const int mi = lane >> 3, mr = lane & 7;
     const int rg = warp % RG, half = warp / RG;
-    const int b = blockIdx.y / heads, h = blockIdx.y % heads;
-    const i64 qc = (i64)heads * 512;
-    const int q0 = blockIdx.x * BM;
-    const unsigned short* qb = reinterpret_cast<const unsigned short*>(q) + ((i64)b * Lq + q0) * qc + (i64)h * 512;
-    const unsigned short* kb = reinterpret_cast<const unsigned short*>(k) + (i64)b * Lk * qc + (i64)h * 512;
-    const unsigned short* vb = reinterpret_cast<const unsigned short*>(v) + (i64)b * Lk * qc + (i64)h * 512;
-    const int kEnd = causal ? min(Lk, q0 + BM) : Lk;
-    const int ntiles = (kEnd + FA5_BN - 1) / FA5_BN;
+    const FaSlice f = fa_slice<512>(q, k, v, Lq, Lk, heads, BM, FA5_BN, causal);
+    const int b = f.b, h = f.h, q0 = f.q0, ntiles = f.ntiles;
+    const i64 qc = f.stride;
+    const unsigned short *qb = f.qb, *kb = f.kb, *vb = f.vb;
 
-    fa_load_rows<NT, BM, 64, FA5_LD>(Qs, qb, qc, Lq - q0);
+    fa_load_rows<NT, 64, FA5_LD>(Qs, qb, qc, BM, Lq - q0);
     if (ntiles > 0) {
-        fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Ks, kb, qc, Lk);
-        fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Vs, vb, qc, Lk);
+        fa_load_rows<NT, 64, FA5_LD>(Ks, kb, qc, FA5_BN, Lk);
+        fa_load_rows<NT, 64, FA5_LD>(Vs, vb, qc, FA5_BN, Lk);
     }
     cp_async_commit();
 
@@ -638,8 +653,8 @@ __device__ void attention_fa512_impl(const T* __restrict__ q, const T* __restric
         __syncthreads(); // (A) tile j (and Q) visible; the last tile's PV is done with Ps and the other buffers
         if (j + 1 < ntiles) {
             const int nb = (j + 1) & 1, kn = (j + 1) * FA5_BN;
-            fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Ks + nb * FA5_BN * FA5_LD, kb + (i64)kn * qc, qc, Lk - kn);
-            fa_load_rows<NT, FA5_BN, 64, FA5_LD>(Vs + nb * FA5_BN * FA5_LD, vb + (i64)kn * qc, qc, Lk - kn);
+            fa_load_rows<NT, 64, FA5_LD>(Ks + nb * FA5_BN * FA5_LD, kb + (i64)kn * qc, qc, FA5_BN, Lk - kn);
+            fa_load_rows<NT, 64, FA5_LD>(Vs + nb * FA5_BN * FA5_LD, vb + (i64)kn * qc, qc, FA5_BN, Lk - kn);
         }
         cp_async_commit();
         const unsigned short* Kt = Ks + (j & 1) * FA5_BN * FA5_LD;
@@ -679,17 +694,12 @@ __device__ void attention_fa512_impl(const T* __restrict__ q, const T* __restric
         for (int r = 0; r < 2; r++) {
             const int lr = lr0 + 8 * r;
             const float mNew = fmaxf(mrow[r], fmaxf(red[lr], red[BM + lr]));
-            const float corr = mNew == -INFINITY ? 1.0f : exp2f(mrow[r] - mNew);
+            const float corr = fa_rescale(mrow[r], mNew);
             mrow[r] = mNew;
             float sum = 0.0f;
 #pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const float p0 = s[n][2 * r] == -INFINITY ? 0.0f : exp2f(s[n][2 * r] - mNew);
-                const float p1 = s[n][2 * r + 1] == -INFINITY ? 0.0f : exp2f(s[n][2 * r + 1] - mNew);
-                const unsigned pk = pack16(p0, p1, T());
-                sum += lo16(pk, T()) + hi16(pk, T());
-                *reinterpret_cast<unsigned*>(Ps + lr * FA5_LDP + 16 * half + 8 * n + 2 * t4) = pk;
-            }
+            for (int n = 0; n < 2; n++)
+                *reinterpret_cast<unsigned*>(Ps + lr * FA5_LDP + 16 * half + 8 * n + 2 * t4) = fa_probs<T>(s[n][2 * r], s[n][2 * r + 1], mNew, sum);
             lrow[r] = lrow[r] * corr + sum;
 #pragma unroll
             for (int n = 0; n < 32; n++) {
