@@ -45,29 +45,33 @@ __device__ __forceinline__ void ld_units(const T* p, float (&out)[V]) {
 // f = (x − mean_g)².
 template <typename T, int V, bool SQ>
 __device__ __forceinline__ void gn_stats_pass(const T* base, int rows, int C, int G, int cg, float* red, float* gsum, const float* gmean) {
-    const int cv = C / V, rpi = blockDim.x / cv, u = threadIdx.x % cv, r0 = threadIdx.x / cv;
-    float acc[V], m[V];
-#pragma unroll
-    for (int k = 0; k < V; k++) {
-        acc[k] = 0.0f;
-        m[k] = SQ ? gmean[(u * V + k) / cg] : 0.0f;
-    }
+    // cs columns side by side (all cv of them when the block is wide enough, else blockDim with rpi = 1, each thread
+    // then taking columns u, u + cs, …), rpi rows side by side
+    const int cv = C / V, cs = min(cv, (int)blockDim.x), rpi = blockDim.x / cs, u0 = threadIdx.x % cs, r0 = threadIdx.x / cs;
     if (r0 < rpi) {
-        for (int r = r0; r < rows; r += rpi) {
-            float v[V];
-            ld_units<T, V>(base + (i64)r * C + u * V, v);
+        for (int u = u0; u < cv; u += cs) {
+            float acc[V], m[V];
 #pragma unroll
             for (int k = 0; k < V; k++) {
-                if (SQ) {
-                    const float d = v[k] - m[k];
-                    acc[k] = fmaf(d, d, acc[k]);
-                } else {
-                    acc[k] += v[k];
+                acc[k] = 0.0f;
+                m[k] = SQ ? gmean[(u * V + k) / cg] : 0.0f;
+            }
+            for (int r = r0; r < rows; r += rpi) {
+                float v[V];
+                ld_units<T, V>(base + (i64)r * C + u * V, v);
+#pragma unroll
+                for (int k = 0; k < V; k++) {
+                    if (SQ) {
+                        const float d = v[k] - m[k];
+                        acc[k] = fmaf(d, d, acc[k]);
+                    } else {
+                        acc[k] += v[k];
+                    }
                 }
             }
-        }
 #pragma unroll
-        for (int k = 0; k < V; k++) red[r0 * C + u * V + k] = acc[k];
+            for (int k = 0; k < V; k++) red[r0 * C + u * V + k] = acc[k];
+        }
     }
     __syncthreads();
     for (int g = threadIdx.x; g < G; g += blockDim.x) {
@@ -80,10 +84,10 @@ __device__ __forceinline__ void gn_stats_pass(const T* base, int rows, int C, in
 }
 
 // grid (chunks, N); chunk c covers positions [c·ppc, min(P, (c+1)·ppc)) of one sample, all channels. The block is
-// cv·⌊256/cv⌋ threads (cv = C / V columns of V channels; the host sizes it): thread t reads column t % cv of rows
-// t / cv, t / cv + rpi, …, so a warp reads whole rows, coalesced. Two passes (sum, then squared deviations from
-// the chunk's group means; the second re-reads the chunk from L1/L2); partial [N·G][chunks][3] = (count, mean, M2).
-// Dynamic shared memory: (blockDim·V + 2·G) floats.
+// cv·⌊256/cv⌋ threads for cv ≤ 1024 (cv = C / V columns of V channels; the host sizes it), else 1024: thread t reads
+// column t % cv of rows t / cv, t / cv + rpi, …, so a warp reads whole rows, coalesced. Two passes (sum, then squared
+// deviations from the chunk's group means; the second re-reads the chunk from L1/L2); partial [N·G][chunks][3] =
+// (count, mean, M2). Dynamic shared memory: (rpi·C + 2·G) floats.
 template <typename T>
 __device__ void gn_stats_impl(const T* __restrict__ x, float* __restrict__ partial, int P, int C, int G, int ppc, int vec) {
     DYNAMIC_SHARED(float, smem);
@@ -91,8 +95,9 @@ __device__ void gn_stats_impl(const T* __restrict__ x, float* __restrict__ parti
     const int chunk = blockIdx.x, b = blockIdx.y, cg = C / G;
     const int p0 = chunk * ppc, rows = max(0, min(P, p0 + ppc) - p0);
     const T* base = x + ((i64)b * P + p0) * C;
-    float* red = smem;                                  // [rpi][C]
-    float* gsum = smem + blockDim.x * (vec ? VEC : 1);  // [G]
+    const int cs = min(C / (vec ? VEC : 1), (int)blockDim.x); // columns side by side, as gn_stats_pass
+    float* red = smem;                                          // [rpi][C]
+    float* gsum = smem + (blockDim.x / cs) * C;                 // [G]
     float* gmean = gsum + G;                            // [G]
     if (vec) gn_stats_pass<T, VEC, false>(base, rows, C, G, cg, red, gsum, gmean);
     else gn_stats_pass<T, 1, false>(base, rows, C, G, cg, red, gsum, gmean);

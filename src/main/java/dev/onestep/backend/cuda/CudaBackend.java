@@ -776,12 +776,12 @@ public final class CudaBackend implements Backend {
         int v = 16 / elem;
         boolean vec = c % v == 0 && addr(x) % 16 == 0; // y: a pool block whose size is a multiple of 16 bytes then
         int unit = vec ? v : 1, cv = c / unit;
-        require(cv <= 1024, "groupNorm", "channels over " + 1024 * unit + " are not supported by the CUDA kernel; x", x.shape());
         Tensor y = newTensor(dtype, x.shape());
-        int statThreads = cv * Math.max(1, 256 / cv), rpi = statThreads / cv;
+        // cv ≤ 1024: whole rows side by side (rpi of them); wider: 1024 threads, each taking every 1024th column of one row
+        int statThreads = cv <= 1024 ? cv * Math.max(1, 256 / cv) : 1024, rpi = cv <= 1024 ? statThreads / cv : 1;
         int ppc = Math.max(rpi, Math.ceilDiv(16384, c)); // ~16K values per block
         int chunks = Math.ceilDiv(p, ppc);
-        int statSmem = (statThreads * unit + 2 * groups) * 4;
+        int statSmem = (rpi * c + 2 * groups) * 4;
         long nc = (long) n * c;
         long partial = pool.acquire((long) ng * chunks * 3 * 4), coef = pool.acquire(3 * nc * 4);
         try {

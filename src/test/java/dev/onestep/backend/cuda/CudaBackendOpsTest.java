@@ -357,8 +357,9 @@ class CudaBackendOpsTest {
         DType dt = dt(dts);
         CudaBackend b = cuda(dt);
         Random r = new Random(15);
-        int[][] shapes = {{1, 5, 7, 32}, {2, 9, 11, 64}, {1, 1, 1, 32}, {2, 300, 33}, {1, 45, 64, 17}, {1, 96, 96, 64}};
-        int[][] groupsFor = {{32, 8, 1}, {32}, {32, 1}, {1, 3, 11}, {1, 17}, {32}};
+        // {1, 7, 1031}: 1 031 columns of one channel, wider than a block: every thread takes several columns
+        int[][] shapes = {{1, 5, 7, 32}, {2, 9, 11, 64}, {1, 1, 1, 32}, {2, 300, 33}, {1, 45, 64, 17}, {1, 96, 96, 64}, {1, 7, 1031}};
+        int[][] groupsFor = {{32, 8, 1}, {32}, {32, 1}, {1, 3, 11}, {1, 17}, {32}, {1}};
         for (int i = 0; i < shapes.length; i++)
             for (int g : groupsFor[i])
                 for (boolean silu : new boolean[] {false, true}) {
