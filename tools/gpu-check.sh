@@ -65,7 +65,9 @@ if [[ $mode == bundle ]]; then
   rm -rf "$work"
   du -sh "$bundle"; ls -l "$bundle" "$bundle/lib"
   # the device tool carries tracked + untracked-not-ignored files plus the carried bundle, 64 MiB in all
-  tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null | awk '$2 == "total" {s += $1} END {print s}')
+  # (files deleted but not yet committed are listed by git and missing on disk: du skips them without failing the script)
+  tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | { xargs -0 du -cb 2>/dev/null || true; } \
+    | awk '$2 == "total" {s += $1} END {print s}')
   carried=$(du -sb "$bundle" | cut -f1)
   total=$((tree + carried)); limit=$((64 << 20))
   echo "travels: tree $tree + bundle $carried = $total bytes of the device tool's $limit"

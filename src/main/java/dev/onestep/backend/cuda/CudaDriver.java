@@ -286,12 +286,15 @@ final class CudaDriver implements AutoCloseable {
      * a module on, say, a Blackwell GPU costs a moment; the driver caches the result).
      */
     static String moduleResource(String module, int major, int minor, boolean forcePtx) {
+        if (forcePtx) return ptxResource(module);
         String base = "/kernels/" + module;
-        if (forcePtx) return base + ".ptx";
-        if (major == 9 && minor == 0) return base + ".sm_90.cubin";
-        if (major == 8) return base + ".sm_80.cubin";
-        return base + ".ptx";
+        if (major == 9 && minor == 0) return base + ".sm_90.cubin.gz";
+        if (major == 8) return base + ".sm_80.cubin.gz";
+        return ptxResource(module);
     }
+
+    /** The compute_80 PTX of a module (gzip-compressed, like the cubins: tools/compile-kernels.sh). */
+    static String ptxResource(String module) { return "/kernels/" + module + ".ptx.gz"; }
 
     /** The kernel {@code name} from kernels/{@code module}.cu, loaded and cached on first use. */
     synchronized Kernel kernel(String module, String name) {
@@ -311,10 +314,10 @@ final class CudaDriver implements AutoCloseable {
         try {
             return loadImage(module, res);
         } catch (CudaException e) {
-            if (res.endsWith(".ptx")) throw e;
+            if (res.equals(ptxResource(module))) throw e;
             // a cubin the driver refuses (e.g. built by a newer toolkit than the driver): JIT the PTX instead
             log.accept("CUDA: " + res + " did not load (" + e.getMessage() + "); JIT-compiling the PTX");
-            return loadImage(module, "/kernels/" + module + ".ptx");
+            return loadImage(module, ptxResource(module));
         }
     }
 
@@ -322,11 +325,13 @@ final class CudaDriver implements AutoCloseable {
         byte[] image;
         try (InputStream in = CudaDriver.class.getResourceAsStream(res)) {
             if (in == null) throw new IllegalStateException("kernel image " + res + " missing from the classpath (run tools/compile-kernels.sh)");
-            image = in.readAllBytes();
+            try (InputStream z = new java.util.zip.GZIPInputStream(in)) {
+                image = z.readAllBytes();
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("kernel image " + res + " could not be read (" + e.getMessage() + "); run tools/compile-kernels.sh", e);
         }
-        if (res.endsWith(".ptx")) image = java.util.Arrays.copyOf(image, image.length + 1); // PTX is read as a C string
+        if (res.endsWith(".ptx.gz")) image = java.util.Arrays.copyOf(image, image.length + 1); // PTX is read as a C string
         byte[] img = image;
         CUmodule m = new CUmodule();
         call("cuModuleLoadData(" + res + ")", () -> JCudaDriver.cuModuleLoadData(m, img));
@@ -336,7 +341,7 @@ final class CudaDriver implements AutoCloseable {
     /** Loads and unloads {@code module}'s PTX (the JIT fallback path) whatever the mode; for the GPU smoke check. */
     synchronized void checkPtxLoads(String module) {
         makeCurrent();
-        CUmodule m = loadImage(module, "/kernels/" + module + ".ptx");
+        CUmodule m = loadImage(module, ptxResource(module));
         call("cuModuleUnload(" + module + ".ptx)", () -> JCudaDriver.cuModuleUnload(m));
     }
 

@@ -37,11 +37,11 @@ class CudaPlumbingTest {
 
     @Test
     void cubinMatchesTheComputeCapabilityElsePtx() {
-        assertEquals("/kernels/norms.sm_90.cubin", CudaDriver.moduleResource("norms", 9, 0, false));
-        assertEquals("/kernels/norms.sm_80.cubin", CudaDriver.moduleResource("norms", 8, 0, false));
-        assertEquals("/kernels/norms.sm_80.cubin", CudaDriver.moduleResource("norms", 8, 9, false));
-        assertEquals("/kernels/norms.ptx", CudaDriver.moduleResource("norms", 10, 0, false));
-        assertEquals("/kernels/norms.ptx", CudaDriver.moduleResource("norms", 9, 0, true));
+        assertEquals("/kernels/norms.sm_90.cubin.gz", CudaDriver.moduleResource("norms", 9, 0, false));
+        assertEquals("/kernels/norms.sm_80.cubin.gz", CudaDriver.moduleResource("norms", 8, 0, false));
+        assertEquals("/kernels/norms.sm_80.cubin.gz", CudaDriver.moduleResource("norms", 8, 9, false));
+        assertEquals("/kernels/norms.ptx.gz", CudaDriver.moduleResource("norms", 10, 0, false));
+        assertEquals("/kernels/norms.ptx.gz", CudaDriver.moduleResource("norms", 9, 0, true));
     }
 
     @Test

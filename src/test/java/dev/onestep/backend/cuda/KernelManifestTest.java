@@ -64,10 +64,12 @@ class KernelManifestTest {
             String name = src.getFileName().toString();
             if (!name.endsWith(".cu")) continue;
             String module = name.substring(0, name.length() - 3);
-            for (String suffix : new String[] {".ptx", ".sm_80.cubin", ".sm_90.cubin"}) {
+            for (String suffix : new String[] {".ptx.gz", ".sm_80.cubin.gz", ".sm_90.cubin.gz"}) {
                 try (InputStream in = KernelManifestTest.class.getResourceAsStream("/kernels/" + module + suffix)) {
                     assertNotNull(in, "/kernels/" + module + suffix + " missing from the classpath; run tools/compile-kernels.sh");
-                    assertTrue(in.readAllBytes().length > 0, module + suffix + " is empty");
+                    try (InputStream z = new java.util.zip.GZIPInputStream(in)) {
+                        assertTrue(z.readAllBytes().length > 0, module + suffix + " is empty");
+                    }
                 }
             }
         }
@@ -75,16 +77,24 @@ class KernelManifestTest {
 
     @Test
     void ptxTargetsCompute80AndExportsTheKernelsTheBackendLaunches() throws Exception {
-        String ptx = Files.readString(OUTPUTS.resolve("norms.ptx"));
+        String ptx = ptx("norms");
         assertTrue(ptx.contains(".target sm_80"), "PTX should be built for compute_80");
         for (String k : new String[] {"group_norm_stats_f32", "group_norm_finalize", "group_norm_apply_bf16", "layer_norm_f16"})
             assertTrue(ptx.contains(".entry " + k), k + " missing from norms.ptx");
-        String att = Files.readString(OUTPUTS.resolve("attention.ptx"));
+        String att = ptx("attention");
         for (String dt : new String[] {"f32", "f16", "bf16"})
             for (String v : new String[] {"attention_dv64_", "attention_dv512_"})
                 assertTrue(att.contains(".entry " + v + dt), v + dt + " missing from attention.ptx");
         for (String dt : new String[] {"f16", "bf16"}) // tensor-core kernels exist for the 16-bit storage types only
-            for (String v : new String[] {"attention_tc64_", "attention_tc512_"})
+            for (String v : new String[] {"attention_tc64_", "attention_tc512_", "attention_fa64_", "attention_fa96_", "attention_fa128_",
+                    "attention_fa512_64_", "attention_fa512_80_"})
                 assertTrue(att.contains(".entry " + v + dt), v + dt + " missing from attention.ptx");
+    }
+
+    /** A module's committed PTX, inflated. */
+    private static String ptx(String module) throws Exception {
+        try (InputStream z = new java.util.zip.GZIPInputStream(Files.newInputStream(OUTPUTS.resolve(module + ".ptx.gz")))) {
+            return new String(z.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+        }
     }
 }
