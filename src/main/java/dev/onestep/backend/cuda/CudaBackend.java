@@ -73,18 +73,19 @@ public final class CudaBackend implements Backend {
     /** fp16/bf16 attention on tensor cores (attention_tc*); {@code -Donestep.cuda.tcAttention=false} forces the CUDA-core kernels. */
     private static final boolean TC_ATTENTION = !"false".equals(System.getProperty("onestep.cuda.tcAttention"));
     /**
-     * fp16/bf16 heads of d = dv = 64 on attention_fa64 (fragments in registers, FlashAttention-2 style);
-     * {@code -Donestep.cuda.faAttention=false} sends them to attention_tc64 instead (A/B in tools/gpu-check.sh).
+     * fp16/bf16 heads of d = dv = 64 and of 512 on the register-fragment kernels (attention_fa64/96/128,
+     * attention_fa512_64/_80; FlashAttention-2 style); {@code -Donestep.cuda.faAttention=false} sends them to
+     * attention_tc64/tc512 instead (A/B in tools/gpu-check.sh).
      */
     private static final boolean FA_ATTENTION = !"false".equals(System.getProperty("onestep.cuda.faAttention"));
     /** Query rows per block of the register-fragment attention: 64, 96 or 128 (attention_fa64, _fa96, _fa128). */
-    private int faRows = Integer.getInteger("onestep.cuda.faRows", 128);
+    private int faRows = 128;
 
     /** Dynamic shared memory of attention_fa64/96/128: Q [rows][72] + K, V [2][64][72], 16-bit (kernels/attention.cu). */
     static int faSmem(int rows) { return (rows + 4 * 64) * 72 * 2; }
 
     /** Query rows per block of attention_fa512 (d = dv = 512): 64, 80, or 0 to pick by waves (fa512Rows(int, int)). */
-    private int fa512Rows = Integer.getInteger("onestep.cuda.fa512Rows", 0);
+    private int fa512Rows = 0;
 
     /** Dynamic shared memory of attention_fa512_{64,80}: must match kernels/attention.cu. */
     static int fa512Smem(int rows) { return 1128 * rows + 133_120; }
@@ -101,13 +102,13 @@ public final class CudaBackend implements Backend {
 
     /** Tests: attention_fa512's block height (64, 80, or 0 = by waves). */
     synchronized void fa512Rows(int rows) {
-        if (rows != 0 && rows != 64 && rows != 80) throw new IllegalArgumentException("fa512Rows must be 0, 64 or 80, got " + rows);
+        if (rows != 0 && rows != 64 && rows != 80) throw new IllegalArgumentException("onestep.cuda.fa512Rows must be 0, 64 or 80, got " + rows);
         fa512Rows = rows;
     }
 
     /** Tests and A/B runs: which register-fragment attention kernel d = dv = 64 heads use (64, 96 or 128 query rows). */
     synchronized void faRows(int rows) {
-        if (rows != 64 && rows != 96 && rows != 128) throw new IllegalArgumentException("faRows must be 64, 96 or 128, got " + rows);
+        if (rows != 64 && rows != 96 && rows != 128) throw new IllegalArgumentException("onestep.cuda.faRows must be 64, 96 or 128, got " + rows);
         faRows = rows;
     }
     private static final ReferenceBackend HOST = new ReferenceBackend();
@@ -161,6 +162,9 @@ public final class CudaBackend implements Backend {
         this.log = log;
         this.sfx = suffix(computeType);
         this.elem = computeType.byteSize();
+        // A/B switches, checked here so a bad value fails at construction with its name, not at the first launch
+        faRows(Integer.getInteger("onestep.cuda.faRows", 128));
+        fa512Rows(Integer.getInteger("onestep.cuda.fa512Rows", 0));
         this.gemmType = switch (computeType) {
             case F16 -> Cublas.CUDA_R_16F;
             case BF16 -> Cublas.CUDA_R_16BF;
