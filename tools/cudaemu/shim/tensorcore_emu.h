@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <unordered_map>
+#include <vector>
 
 namespace emu {
 // every lane publishes `mine`; all[i] = lane i's value (lanes outside the full warp are an error, as mma.sync needs all 32)
@@ -72,10 +74,40 @@ inline void ldmatrix_x4_trans(unsigned (&r)[4], const void* smem) {
     }
 }
 
-// synchronous here: the copy has landed when the call returns, so commit and wait have nothing to do
-inline void cp_async16(void* smem, const void* gmem, bool valid) {
-    if (valid) std::memcpy(smem, gmem, 16);
-    else std::memset(smem, 0, 16);
+// Asynchronous as on the GPU, as far as a kernel can tell: each thread's copies are queued (source bytes taken at
+// the call, as the hardware may read them any time after it) and land in shared memory only when that thread's
+// cp_async_wait<N> retires their group, so a kernel that reads a tile before waiting for it, or before the barrier
+// after the wait, reads stale data here too. Per thread = per fiber; a fiber's queue lives on its OS thread (the
+// block's), so no locking. A thread that exits with copies in flight (a bug on a GPU too: the block's shared memory
+// is released under them) leaves them queued for the next block to run on that fiber, whose results they corrupt.
+namespace emu {
+struct CpAsyncCopy { void* dst; unsigned char bytes[16]; };
+struct CpAsyncQueue {
+    std::vector<std::vector<CpAsyncCopy>> groups; // committed groups, oldest first
+    std::vector<CpAsyncCopy> open;                // copies since the last commit
+};
+inline CpAsyncQueue& cp_async_queue() {
+    static thread_local std::unordered_map<const void*, CpAsyncQueue> queues;
+    return queues[tl_fiber];
 }
-inline void cp_async_commit() {}
-template <int N> inline void cp_async_wait() {}
+}  // namespace emu
+
+inline void cp_async16(void* smem, const void* gmem, bool valid) {
+    emu::CpAsyncCopy c;
+    c.dst = smem;
+    if (valid) std::memcpy(c.bytes, gmem, 16);
+    else std::memset(c.bytes, 0, 16);
+    emu::cp_async_queue().open.push_back(c);
+}
+inline void cp_async_commit() {
+    emu::CpAsyncQueue& q = emu::cp_async_queue();
+    q.groups.push_back(std::move(q.open));
+    q.open.clear();
+}
+template <int N> inline void cp_async_wait() {
+    emu::CpAsyncQueue& q = emu::cp_async_queue();
+    while (q.groups.size() > (size_t)N) {
+        for (const emu::CpAsyncCopy& c : q.groups.front()) std::memcpy(c.dst, c.bytes, 16);
+        q.groups.erase(q.groups.begin());
+    }
+}
