@@ -8,20 +8,23 @@
 //                         and are added up per group in a fixed order (deterministic). Two passes: the sum, then the
 //                         squared deviations from the chunk's group means (re-read from L1/L2) → one partial
 //                         (count, mean, M2) per group and chunk;
-//   group_norm_finalize   one warp per (n, g) merges its partials (Chan et al., in double) → mean, rstd, and writes
-//                         per-channel coefficients (mean, scale = rstd·gamma, beta) for its cg channels;
+//   group_norm_finalize   one block per (n, g) merges its partials (parallel-axis theorem, in double) → mean, rstd,
+//                         and writes per-channel coefficients (mean, scale = rstd·gamma, beta) for its cg channels;
 //   group_norm_apply_*    element-wise (x − mean)·scale + beta [→ SiLU], 16 bytes per thread where C allows, the
 //                         coefficients from shared memory. Not x·scale + (beta − mean·scale): with eps-sized
 //                         variances scale is in the hundreds and that form cancels (a group of one value came out
 //                         7.5e-4 off in fp32).
-// No Σx² − (Σx)²: the chunk's own mean is subtracted before squaring, and Chan's merge keeps a large mean from
-// cancelling the variance away. Flat indices inside a sample are 32-bit (the host checks P·C < 2³¹); no loop divides
+// No Σx² − (Σx)²: the chunk's own mean is subtracted before squaring, and the merge adds the chunks' M2 and their
+// spread around the exact (double) mean, so a large mean does not cancel the variance away. Flat indices inside a sample are 32-bit (the host checks P·C < 2³¹); no loop divides
 // per element.
 // History (H200, one 768²×128 bf16 group norm + SiLU: 151 MB in, 151 MB out, ~0.08 ms of DRAM time): 0.97 ms with a
 // block per (chunk, group) walking the group's 4-channel slice (8 bytes of every 256-byte row), a 64-bit divide per
 // element and one thread per group merging 576 partials; 0.89 ms without the divides; 0.56 ms with a warp per merge;
-// 0.41 ms with groups fastest in the grid (blocks on the same rows share sectors through L2). This layout reads each
-// row once, coalesced, and the apply reads its coefficients from shared memory.
+// 0.41 ms with groups fastest in the grid (blocks on the same rows share sectors through L2); 0.30 ms reading each row
+// once, coalesced, with the apply's coefficients in shared memory — but those small row chunks made 4 608 partials a
+// group, 144 serial merge steps per lane at ≈ 0.6 µs a step (inferred: one thread's 576 steps → a warp's 9 cut
+// 0.33 ms), so ≈ 0.08 ms. The division-free block merge replaced that after the session's last GPU run: its time is
+// for the next run to measure (tools/gpu-check.sh, `--profile`).
 //
 // Layer norm, x [rows, C]: one warp per row, two passes over the row (mean, then Σ(x − mean)²) re-reading it from
 // L1/L2 (C ≤ a few thousand), then the normalising pass.
@@ -114,42 +117,53 @@ __device__ void gn_stats_impl(const T* __restrict__ x, float* __restrict__ parti
     }
 }
 
-__device__ __forceinline__ void chan_merge(double& n, double& mean, double& m2, double nb, double meanb, double m2b) {
-    if (nb == 0) return;
-    const double tot = n + nb, delta = meanb - mean, f = nb / tot;
-    mean += delta * f;
-    m2 += m2b + delta * delta * n * f;
-    n = tot;
+// Sum over the block in double (blockDim.x a multiple of 32, ≤ 1024), returned to every thread; fixed order.
+__device__ __forceinline__ double block_sum_d(double v, double* red /* [33] shared */) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double t = 0;
+        for (int w = 0; w < nwarps; w++) t += red[w];
+        red[32] = t;
+    }
+    __syncthreads();
+    const double r = red[32];
+    __syncthreads(); // red is reused by the next call
+    return r;
 }
 
-// coef [3][N·C]: mean, scale, beta per (sample, channel); biased variance as torch. One warp per (n, g): lane l
-// merges partials l, l + 32, …, then the lanes merge by shuffles, then write the group's cg channels in parallel.
-// (One thread per group looping over the partials was the whole cost of a 768² group norm: ~1.5 µs per partial,
-// 0.9 ms for 576 of them, on an H200.)
+// coef [3][N·C]: mean, scale, beta per (sample, channel); biased variance as torch. One block per (n, g). The
+// partials (count n_i, mean m_i, M2_i) merge by the parallel-axis theorem in two sums, without a division per
+// partial: mean = Σ n_i·m_i / Σ n_i, then M2 = Σ [M2_i + n_i·(m_i − mean)²], in double, the threads striding over the
+// partials (they stay in L2 between the two passes). A serial Chan merge (a division per step, each waiting for the
+// last) cost ≈ 0.6 µs per partial on an H200: ≈ 0.33 ms for one thread over 576 of them, ≈ 0.08 ms for a warp's lanes
+// over 4 608; here the row chunks of the statistics can be as small as the loads want.
 extern "C" __global__ void group_norm_finalize(const float* __restrict__ partial, float* __restrict__ coef, const float* __restrict__ gamma,
                                                const float* __restrict__ beta, int NG, int G, int C, int chunks, float eps) {
-    const int ng = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (ng >= NG) return; // warp-uniform
-    double n = 0, mean = 0, m2 = 0;
-    for (int c = lane; c < chunks; c += 32) {
-        const float* p = partial + ((i64)ng * chunks + c) * 3;
-        chan_merge(n, mean, m2, p[0], p[1], p[2]);
+    __shared__ double red[33];
+    const int ng = blockIdx.x;
+    const float* p = partial + (i64)ng * chunks * 3;
+    double sn = 0, sm = 0;
+    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+        sn += (double)p[3 * c];
+        sm += (double)p[3 * c] * (double)p[3 * c + 1];
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        const double nb = __shfl_xor_sync(FULL_MASK, n, o), meanb = __shfl_xor_sync(FULL_MASK, mean, o),
-                     m2b = __shfl_xor_sync(FULL_MASK, m2, o);
-        chan_merge(n, mean, m2, nb, meanb, m2b);
+    const double n = block_sum_d(sn, red);
+    const double mean = n > 0 ? block_sum_d(sm, red) / n : 0;
+    double sq = 0;
+    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+        const double d = (double)p[3 * c + 1] - mean;
+        sq += (double)p[3 * c + 2] + (double)p[3 * c] * d * d;
     }
-    // every lane now holds the same merge up to summation order; lane 0's values are the ones written
-    n = __shfl_sync(FULL_MASK, n, 0);
-    mean = __shfl_sync(FULL_MASK, mean, 0);
-    m2 = __shfl_sync(FULL_MASK, m2, 0);
+    const double m2 = block_sum_d(sq, red);
     const double var = n > 0 ? m2 / n : 0;
     const float rstd = (float)(1.0 / sqrt(var + (double)eps)), fmean = (float)mean;
     const int b = ng / G, g = ng % G, cg = C / G;
     const i64 NC = (i64)(NG / G) * C;
-    for (int j = lane; j < cg; j += 32) {
+    for (int j = threadIdx.x; j < cg; j += blockDim.x) {
         const int c = g * cg + j;
         coef[(i64)b * C + c] = fmean;
         coef[NC + (i64)b * C + c] = rstd * gamma[c];

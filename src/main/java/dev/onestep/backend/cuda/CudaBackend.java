@@ -796,7 +796,7 @@ public final class CudaBackend implements Backend {
             }
             driver.launch(stats, chunks, n, statThreads, statSmem,
                     kargs().ptr(addr(x)).ptr(partial).i32(p).i32(c).i32(groups).i32(ppc).i32(vec ? 1 : 0));
-            driver.launch(driver.kernel("norms", "group_norm_finalize"), Math.ceilDiv(ng, 4), 1, 128, 0, // a warp per (n, g)
+            driver.launch(driver.kernel("norms", "group_norm_finalize"), ng, 1, 256, 0, // a block per (n, g)
                     kargs().ptr(partial).ptr(coef).ptr(addr(gamma)).ptr(addr(beta)).i32(ng).i32(groups).i32(c).i32(chunks).f32(eps));
             int per = p * c;
             boolean shared = 12L * c <= 48 * 1024; // the coefficients in shared memory (3·C floats)
