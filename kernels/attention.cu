@@ -157,6 +157,7 @@ FOR_EACH_DTYPE(ATTENTION)
 //   Row paddings (+8 halves, +4 floats) keep every fragment pointer 32-byte aligned and shift rows across banks.
 // CudaBackend.attentionTcSmem mirrors this formula.
 #include <mma.h>
+#include "tensorcore.cuh" // bits16 / from16 here; mma.sync, ldmatrix, cp.async for attention_fa below
 
 #define TC_BM 64
 #define TC_BN 64
@@ -164,11 +165,6 @@ FOR_EACH_DTYPE(ATTENTION)
 #define TC_RESCALE_LOG2 8.0f
 
 __host__ __device__ __forceinline__ int round16(int x) { return (x + 15) & ~15; }
-
-__device__ __forceinline__ unsigned short bits16(float v, __half) { return __half_as_ushort(__float2half_rn(v)); }
-__device__ __forceinline__ unsigned short bits16(float v, __nv_bfloat16) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
-__device__ __forceinline__ float from16(unsigned short b, __half) { return __half2float(__ushort_as_half(b)); }
-__device__ __forceinline__ float from16(unsigned short b, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16(b)); }
 
 // Copies a [rows][cols] tile of 16-bit values (global row stride `stride` elements) into shared memory
 // dst [rows][ld], zero-filling rows ≥ valid and columns cols..colsp−1. vec: cols % 8 == 0 and src, stride 16-byte
@@ -404,7 +400,6 @@ ATTENTION_TC(bf16, __nv_bfloat16)
 // Shared memory: (BM + 4·64)·72·2 = 46,080 bytes for BM = 64 (under the 48 KB default), 50,688 for BM = 96,
 // 55,296 for BM = 128 (CudaBackend.faSmem).
 // Needs q, k, v 16-byte aligned (cp.async; the host checks) and o 4-byte aligned (two values per store).
-#include "tensorcore.cuh"
 
 #define FA_BN 64
 #define FA_LD 72

@@ -38,7 +38,9 @@ __device__ __forceinline__ void st(__nv_bfloat16* p, i64 i, float v) { p[i] = __
 #define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 
-__device__ __forceinline__ float warp_sum(float v) {
+// Sum over the warp, every lane gets it (float, or double where a merge needs it)
+template <typename F>
+__device__ __forceinline__ F warp_sum(F v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
     return v;

@@ -46,11 +46,12 @@ __device__ __forceinline__ void ld_units(const T* p, float (&out)[V]) {
 // One pass of the statistics: every thread sums f(x) over its column's rows, the per-channel sums go through shared
 // memory, and each group's total is added up in a fixed order. Pass 1: f = x (→ chunk mean per group); pass 2:
 // f = (x − mean_g)².
+// cs columns side by side (all cv = C / V of them when the block is wide enough, else blockDim, each thread then
+// taking columns u, u + cs, …), rpi = blockDim / cs rows side by side; red [rpi][C].
 template <typename T, int V, bool SQ>
-__device__ __forceinline__ void gn_stats_pass(const T* base, int rows, int C, int G, int cg, float* red, float* gsum, const float* gmean) {
-    // cs columns side by side (all cv of them when the block is wide enough, else blockDim with rpi = 1, each thread
-    // then taking columns u, u + cs, …), rpi rows side by side
-    const int cv = C / V, cs = min(cv, (int)blockDim.x), rpi = blockDim.x / cs, u0 = threadIdx.x % cs, r0 = threadIdx.x / cs;
+__device__ __forceinline__ void gn_stats_pass(const T* base, int rows, int C, int G, int cg, int cs, float* red, float* gsum,
+                                              const float* gmean) {
+    const int cv = C / V, rpi = blockDim.x / cs, u0 = threadIdx.x % cs, r0 = threadIdx.x / cs;
     if (r0 < rpi) {
         for (int u = u0; u < cv; u += cs) {
             float acc[V], m[V];
@@ -98,17 +99,17 @@ __device__ void gn_stats_impl(const T* __restrict__ x, float* __restrict__ parti
     const int chunk = blockIdx.x, b = blockIdx.y, cg = C / G;
     const int p0 = chunk * ppc, rows = max(0, min(P, p0 + ppc) - p0);
     const T* base = x + ((i64)b * P + p0) * C;
-    const int cs = min(C / (vec ? VEC : 1), (int)blockDim.x); // columns side by side, as gn_stats_pass
+    const int cs = min(C / (vec ? VEC : 1), (int)blockDim.x); // columns side by side (gn_stats_pass)
     float* red = smem;                                          // [rpi][C]
     float* gsum = smem + (blockDim.x / cs) * C;                 // [G]
-    float* gmean = gsum + G;                            // [G]
-    if (vec) gn_stats_pass<T, VEC, false>(base, rows, C, G, cg, red, gsum, gmean);
-    else gn_stats_pass<T, 1, false>(base, rows, C, G, cg, red, gsum, gmean);
+    float* gmean = gsum + G;                                    // [G]
+    if (vec) gn_stats_pass<T, VEC, false>(base, rows, C, G, cg, cs, red, gsum, gmean);
+    else gn_stats_pass<T, 1, false>(base, rows, C, G, cg, cs, red, gsum, gmean);
     const float count = (float)rows * (float)cg;
     for (int g = threadIdx.x; g < G; g += blockDim.x) gmean[g] = rows > 0 ? gsum[g] / count : 0.0f;
     __syncthreads();
-    if (vec) gn_stats_pass<T, VEC, true>(base, rows, C, G, cg, red, gsum, gmean);
-    else gn_stats_pass<T, 1, true>(base, rows, C, G, cg, red, gsum, gmean);
+    if (vec) gn_stats_pass<T, VEC, true>(base, rows, C, G, cg, cs, red, gsum, gmean);
+    else gn_stats_pass<T, 1, true>(base, rows, C, G, cg, cs, red, gsum, gmean);
     for (int g = threadIdx.x; g < G; g += blockDim.x) {
         float* out = partial + (((i64)b * G + g) * gridDim.x + chunk) * 3;
         out[0] = count;
@@ -120,8 +121,7 @@ __device__ void gn_stats_impl(const T* __restrict__ x, float* __restrict__ parti
 // Sum over the block in double (blockDim.x a multiple of 32, ≤ 1024), returned to every thread; fixed order.
 __device__ __forceinline__ double block_sum_d(double v, double* red /* [33] shared */) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = blockDim.x >> 5;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    v = warp_sum(v);
     if (lane == 0) red[warp] = v;
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -151,8 +151,8 @@ extern "C" __global__ void group_norm_finalize(const float* __restrict__ partial
         sn += (double)p[3 * c];
         sm += (double)p[3 * c] * (double)p[3 * c + 1];
     }
-    const double n = block_sum_d(sn, red);
-    const double mean = n > 0 ? block_sum_d(sm, red) / n : 0;
+    const double n = block_sum_d(sn, red), snm = block_sum_d(sm, red); // every thread reaches both barriers
+    const double mean = n > 0 ? snm / n : 0;
     double sq = 0;
     for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
         const double d = (double)p[3 * c + 1] - mean;

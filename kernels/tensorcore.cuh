@@ -14,6 +14,12 @@
 #pragma once
 #include "common.cuh"
 
+// one 16-bit value: float → its bits (rounded to nearest even) and back; the tag argument picks fp16 or bf16
+__device__ __forceinline__ unsigned short bits16(float v, __half) { return __half_as_ushort(__float2half_rn(v)); }
+__device__ __forceinline__ unsigned short bits16(float v, __nv_bfloat16) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
+__device__ __forceinline__ float from16(unsigned short b, __half) { return __half2float(__ushort_as_half(b)); }
+__device__ __forceinline__ float from16(unsigned short b, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16(b)); }
+
 #ifdef ONESTEP_CUDA_EMU
 #include "tensorcore_emu.h"
 #else
@@ -57,14 +63,10 @@ template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile(
 
 #endif
 
-// two floats → one register of two 16-bit values (lo in the low half), rounded to nearest even
-__device__ __forceinline__ unsigned pack16(float lo, float hi, __half) {
-    return (unsigned)__half_as_ushort(__float2half_rn(lo)) | ((unsigned)__half_as_ushort(__float2half_rn(hi)) << 16);
-}
-__device__ __forceinline__ unsigned pack16(float lo, float hi, __nv_bfloat16) {
-    return (unsigned)__bfloat16_as_ushort(__float2bfloat16_rn(lo)) | ((unsigned)__bfloat16_as_ushort(__float2bfloat16_rn(hi)) << 16);
-}
-__device__ __forceinline__ float lo16(unsigned r, __half) { return __half2float(__ushort_as_half((unsigned short)(r & 0xffffu))); }
-__device__ __forceinline__ float hi16(unsigned r, __half) { return __half2float(__ushort_as_half((unsigned short)(r >> 16))); }
-__device__ __forceinline__ float lo16(unsigned r, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16((unsigned short)(r & 0xffffu))); }
-__device__ __forceinline__ float hi16(unsigned r, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16((unsigned short)(r >> 16))); }
+// two floats → one register of two 16-bit values (lo in the low half), rounded to nearest even; and back
+template <typename T>
+__device__ __forceinline__ unsigned pack16(float lo, float hi, T t) { return (unsigned)bits16(lo, t) | (unsigned)bits16(hi, t) << 16; }
+template <typename T>
+__device__ __forceinline__ float lo16(unsigned r, T t) { return from16((unsigned short)(r & 0xffffu), t); }
+template <typename T>
+__device__ __forceinline__ float hi16(unsigned r, T t) { return from16((unsigned short)(r >> 16), t); }

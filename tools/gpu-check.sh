@@ -176,8 +176,8 @@ want memcheck && sanitize memcheck memcheck CudaSanitizerTarget --leak-check ful
 want racecheck && sanitize racecheck racecheck 'CudaSanitizerTarget#sharedMemoryKernelsRunCleanly' --racecheck-report analysis
 if want dtypes; then bench fp16 -- --dtype fp16; bench fp32 -- --dtype fp32; fi
 if want ab; then
-  # A/B switches side by side on the same warm machine: register-fragment attention off (tc64), tensor-core attention
-  # off; cuDNN's fused conv-bias-add off
+  # A/B switches side by side on the same warm machine: attention_fa block heights 64 and 96, attention_fa off
+  # (attention_tc*), tensor-core attention off (CUDA cores), cuDNN's fused conv-bias-add off
   bench bf16-fa-64-rows -Donestep.cuda.faRows=64 -Donestep.cuda.fa512Rows=64 -- --dtype bf16
   bench bf16-fa-96-rows -Donestep.cuda.faRows=96 -- --dtype bf16
   bench bf16-tc-attention -Donestep.cuda.faAttention=false -- --dtype bf16

@@ -1,8 +1,9 @@
 // CPU emulation of kernels/tensorcore.cuh (mma.sync m16n8k16, ldmatrix x4 [.trans], cp.async) for the CUDA
-// emulator. Unlike shim/mma.h (opaque WMMA fragments), these follow the PTX fragment layouts exactly, lane by lane:
-// a warp-collective call gathers every lane's registers (or row addresses) through the warp's exchange slots, then
-// each lane computes the elements the GPU would give it. Products are exact in fp32 (16-bit operands) and summed in
-// fp32 in k order, as tensor cores do up to summation order.
+// emulator, included by tensorcore.cuh after its 16-bit conversions (from16). Unlike shim/mma.h (opaque WMMA
+// fragments), these follow the PTX fragment layouts exactly, lane by lane: a warp-collective call gathers every lane's
+// registers (or row addresses) through the warp's exchange slots, then each lane computes the elements the GPU would
+// give it. Products are exact in fp32 (16-bit operands) and summed in fp32 in k order, as tensor cores do up to
+// summation order.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -18,8 +19,6 @@ inline void warp_gather(uint64_t mine, uint64_t (&all)[32]) {
     for (int i = 0; i < 32; i++) all[i] = s[i];
     sync_warp(0xffffffffu);
 }
-inline float half_bits(unsigned b, __half) { return __half2float(__ushort_as_half((unsigned short)b)); }
-inline float half_bits(unsigned b, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16((unsigned short)b)); }
 }  // namespace emu
 
 template <typename T>
@@ -34,13 +33,13 @@ inline void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsign
         const unsigned r[4] = {(unsigned)a01[l], (unsigned)(a01[l] >> 32), (unsigned)a23[l], (unsigned)(a23[l] >> 32)};
         const int rows[4] = {g, g + 8, g, g + 8}, cols[4] = {2 * t, 2 * t, 2 * t + 8, 2 * t + 8};
         for (int i = 0; i < 4; i++) {
-            A[rows[i]][cols[i]] = emu::half_bits(r[i] & 0xffffu, T());
-            A[rows[i]][cols[i] + 1] = emu::half_bits(r[i] >> 16, T());
+            A[rows[i]][cols[i]] = from16((unsigned short)(r[i] & 0xffffu), T());
+            A[rows[i]][cols[i] + 1] = from16((unsigned short)(r[i] >> 16), T());
         }
         const unsigned rb[2] = {(unsigned)bb[l], (unsigned)(bb[l] >> 32)};
         for (int i = 0; i < 2; i++) {
-            B[2 * t + 8 * i][g] = emu::half_bits(rb[i] & 0xffffu, T());
-            B[2 * t + 8 * i + 1][g] = emu::half_bits(rb[i] >> 16, T());
+            B[2 * t + 8 * i][g] = from16((unsigned short)(rb[i] & 0xffffu), T());
+            B[2 * t + 8 * i + 1][g] = from16((unsigned short)(rb[i] >> 16), T());
         }
     }
     const int lane = emu::lane_id(), g = lane >> 2, t = lane & 3;

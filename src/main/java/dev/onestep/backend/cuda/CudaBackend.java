@@ -888,14 +888,15 @@ public final class CudaBackend implements Backend {
         int n = q.dim(0), lq = q.dim(1), lk = k.dim(1), d = q.dim(2) / heads, dv = v.dim(2) / heads;
         String variant;
         int rowsPerBlock, threads, smem;
-        if (FA_ATTENTION && TC_ATTENTION && dtype != DType.F32 && d == 64 && dv == 64
-                && ((addr(q) | addr(k) | addr(v)) & 15) == 0) { // cp.async; o (4-byte stores) is a 128-byte multiple from the pool
+        // the register-fragment kernels: 16-bit storage, q, k, v 16-byte aligned for cp.async (o, 4-byte stores, is a
+        // 128-byte multiple from the pool)
+        boolean fa = FA_ATTENTION && TC_ATTENTION && dtype != DType.F32 && ((addr(q) | addr(k) | addr(v)) & 15) == 0;
+        if (fa && d == 64 && dv == 64) {
             variant = "attention_fa" + faRows + "_";
             rowsPerBlock = faRows;
             threads = faRows / 16 * 32;
             smem = faSmem(faRows);
-        } else if (FA_ATTENTION && TC_ATTENTION && dtype != DType.F32 && d == 512 && dv == 512 && ((addr(q) | addr(k) | addr(v)) & 15) == 0
-                && fa512Smem(80) <= driver.maxSharedOptin) {
+        } else if (fa && d == 512 && dv == 512 && fa512Smem(80) <= driver.maxSharedOptin) {
             rowsPerBlock = fa512Rows != 0 ? fa512Rows : fa512Rows(lq, n * heads, driver.multiprocessors);
             variant = "attention_fa512_" + rowsPerBlock + "_";
             threads = rowsPerBlock / 16 * 64;
