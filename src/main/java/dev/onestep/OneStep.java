@@ -73,9 +73,10 @@ public final class OneStep implements AutoCloseable {
      * @param maxMemory     activation memory limit in bytes; 0 = 80 % of physical memory
      * @param hub           Hugging Face cache and endpoint settings
      * @param listener      receives messages and download progress
+     * @param weightCheck   scan the weights for NaN/Inf at load and refuse a checkpoint that has any (default true)
      */
     public record Options(String device, int processingRes, Resize.Mode resample, String variant, String revision, boolean exif,
-                          long maxMemory, HubConfig hub, Listener listener) {
+                          long maxMemory, HubConfig hub, Listener listener, boolean weightCheck) {
         public Options {
             Objects.requireNonNull(device, "device");
             Objects.requireNonNull(resample, "resample");
@@ -85,35 +86,47 @@ public final class OneStep implements AutoCloseable {
             listener = listener == null ? Listener.NONE : listener;
         }
 
+        /** The settings with the weight check on. */
+        public Options(String device, int processingRes, Resize.Mode resample, String variant, String revision, boolean exif,
+                       long maxMemory, HubConfig hub, Listener listener) {
+            this(device, processingRes, resample, variant, revision, exif, maxMemory, hub, listener, true);
+        }
+
         /** The settings without a revision (main), as before revisions existed. */
         public Options(String device, int processingRes, Resize.Mode resample, String variant, boolean exif,
                        long maxMemory, HubConfig hub, Listener listener) {
-            this(device, processingRes, resample, variant, null, exif, maxMemory, hub, listener);
+            this(device, processingRes, resample, variant, null, exif, maxMemory, hub, listener, true);
         }
 
-        /** auto device, 768, bilinear, fp32 weights, revision main, EXIF applied, automatic memory limit, hub settings from the environment. */
+        /**
+         * auto device, 768, bilinear, fp32 weights, revision main, EXIF applied, automatic memory limit, hub settings from
+         * the environment, weights scanned for NaN/Inf.
+         */
         public static Options defaults() {
             return new Options("auto", 768, Resize.Mode.BILINEAR, null, null, true, 0, HubConfig.fromEnvironment(), Listener.NONE);
         }
 
-        public Options withDevice(String d) { return new Options(d, processingRes, resample, variant, revision, exif, maxMemory, hub, listener); }
+        public Options withDevice(String d) { return new Options(d, processingRes, resample, variant, revision, exif, maxMemory, hub, listener, weightCheck); }
 
-        public Options withProcessingRes(int r) { return new Options(device, r, resample, variant, revision, exif, maxMemory, hub, listener); }
+        public Options withProcessingRes(int r) { return new Options(device, r, resample, variant, revision, exif, maxMemory, hub, listener, weightCheck); }
 
-        public Options withResample(Resize.Mode m) { return new Options(device, processingRes, m, variant, revision, exif, maxMemory, hub, listener); }
+        public Options withResample(Resize.Mode m) { return new Options(device, processingRes, m, variant, revision, exif, maxMemory, hub, listener, weightCheck); }
 
-        public Options withVariant(String v) { return new Options(device, processingRes, resample, v, revision, exif, maxMemory, hub, listener); }
+        public Options withVariant(String v) { return new Options(device, processingRes, resample, v, revision, exif, maxMemory, hub, listener, weightCheck); }
 
         /** A branch, tag or full 40-hex commit hash of a hub id (null = main); a local folder takes none. */
-        public Options withRevision(String r) { return new Options(device, processingRes, resample, variant, r, exif, maxMemory, hub, listener); }
+        public Options withRevision(String r) { return new Options(device, processingRes, resample, variant, r, exif, maxMemory, hub, listener, weightCheck); }
 
-        public Options withExif(boolean e) { return new Options(device, processingRes, resample, variant, revision, e, maxMemory, hub, listener); }
+        public Options withExif(boolean e) { return new Options(device, processingRes, resample, variant, revision, e, maxMemory, hub, listener, weightCheck); }
 
-        public Options withMaxMemory(long bytes) { return new Options(device, processingRes, resample, variant, revision, exif, bytes, hub, listener); }
+        public Options withMaxMemory(long bytes) { return new Options(device, processingRes, resample, variant, revision, exif, bytes, hub, listener, weightCheck); }
 
-        public Options withHub(HubConfig h) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, h, listener); }
+        public Options withHub(HubConfig h) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, h, listener, weightCheck); }
 
-        public Options withListener(Listener l) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, hub, l); }
+        /** false skips the NaN/Inf scan of the weights at load (non-finite outputs still fail each prediction). */
+        public Options withWeightCheck(boolean check) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, hub, listener, check); }
+
+        public Options withListener(Listener l) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, hub, l, weightCheck); }
     }
 
     private final Options options;
@@ -147,7 +160,7 @@ public final class OneStep implements AutoCloseable {
         ModelFolder folder = ModelFolder.open(modelDir, options.variant());
         Backend backend = Backends.create(options.device(), options.listener()::info);
         try {
-            OneStepPipeline pipeline = OneStepPipeline.load(folder, backend);
+            OneStepPipeline pipeline = OneStepPipeline.load(folder, backend, options.weightCheck());
             for (String w : folder.warnings()) options.listener().warning(w);
             return new OneStep(options, folder, backend, pipeline);
         } catch (RuntimeException | Error e) {

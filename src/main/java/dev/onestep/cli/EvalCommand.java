@@ -160,7 +160,7 @@ final class EvalCommand implements Callable<Integer> {
         List<String> perImage = new ArrayList<>();
         double totalMs = 0;
         String sp;
-        try (OneStepPipeline stages = OneStepPipeline.load(folder, backend)) {
+        try (OneStepPipeline stages = OneStepPipeline.load(folder, backend, models.weightCheck())) {
             MarigoldPipeline pipeline = new MarigoldPipeline(stages);
             DdimScheduler.Spacing spc = spacingArg != null ? DdimScheduler.Spacing.parse(spacingArg)
                     : n == 1 ? DdimScheduler.Spacing.TRAILING : stages.scheduler().defaultSpacing();

@@ -3,12 +3,14 @@ package dev.onestep.cli;
 import dev.onestep.io.ModelFolder;
 import dev.onestep.io.ModelLocator;
 import dev.onestep.io.TensorInfo;
+import dev.onestep.io.WeightScan;
 import dev.onestep.io.WeightSource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -27,6 +29,9 @@ final class InfoCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     HubOptions hub;
 
+    @Option(names = "--no-weight-check", description = "skip the scan of every weight for NaN/Inf")
+    boolean noWeightCheck;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -43,18 +48,20 @@ final class InfoCommand implements Callable<Integer> {
         for (String w : folder.warnings()) out.println("warning: " + w);
         out.println();
         out.println("unet: " + folder.unet());
-        component(out, folder, "unet");
+        boolean finite = component(out, folder, "unet", !noWeightCheck);
         out.println("vae: " + folder.vae());
-        component(out, folder, "vae");
+        finite &= component(out, folder, "vae", !noWeightCheck);
         out.println("text_encoder: " + folder.textEncoder());
-        component(out, folder, "text_encoder");
+        finite &= component(out, folder, "text_encoder", !noWeightCheck);
         out.println("scheduler: " + folder.scheduler());
         out.println("empty prompt token ids: " + java.util.Arrays.toString(folder.emptyPromptTokenIds()));
         out.flush();
-        return 0;
+        if (!finite) spec.commandLine().getErr().println("onestep: the checkpoint holds non-finite weights (listed above); predictions with it would be NaN");
+        return finite ? 0 : 1;
     }
 
-    private static void component(PrintWriter out, ModelFolder folder, String name) {
+    /** Prints a component's weights summary and, when {@code scan}, its non-finite tensors; false when it has any. */
+    private static boolean component(PrintWriter out, ModelFolder folder, String name, boolean scan) {
         try (WeightSource w = folder.openWeights(name)) {
             long params = 0, bytes = 0;
             Map<String, Long> byDtype = new TreeMap<>();
@@ -64,8 +71,14 @@ final class InfoCommand implements Callable<Integer> {
                 bytes += t.length();
                 byDtype.merge(t.dtype().name(), t.numel(), Long::sum);
             }
-            out.printf("  weights: %s%n  tensors: %d, parameters: %,d (%.1f M), %,d bytes, dtypes: %s%n%n",
+            out.printf("  weights: %s%n  tensors: %d, parameters: %,d (%.1f M), %,d bytes, dtypes: %s%n",
                     w.description(), w.keys().size(), params, params / 1e6, bytes, byDtype);
+            List<WeightScan.Finding> bad = scan ? WeightScan.scan(w) : List.of();
+            if (!scan) out.println("  values: not scanned (--no-weight-check)");
+            else if (bad.isEmpty()) out.println("  values: all finite");
+            else for (WeightScan.Finding f : bad) out.println("  NON-FINITE: " + f);
+            out.println();
+            return bad.isEmpty();
         }
     }
 }

@@ -108,7 +108,7 @@ final class MarigoldCommand implements Callable<Integer> {
         long start = System.nanoTime();
         Map<Path, String> stems = Inputs.outputStems(files);
         try (Backend backend = models.backend(out::line);
-             OneStepPipeline stages = OneStepPipeline.load(folder, backend)) {
+             OneStepPipeline stages = OneStepPipeline.load(folder, backend, models.weightCheck())) {
             MarigoldPipeline pipeline = new MarigoldPipeline(stages);
             DdimScheduler.Spacing sp = spacing != null ? DdimScheduler.Spacing.parse(spacing) : stages.scheduler().defaultSpacing();
             MarigoldPipeline.Options o = MarigoldPipeline.Options.of(steps, ensemble, sp, processingRes)

@@ -38,6 +38,13 @@ final class ModelOptions {
             description = "compute precision (default: ${DEFAULT-VALUE})")
     String dtype;
 
+    @Option(names = "--no-weight-check", descriptionKey = "no-weight-check",
+            description = "skip the scan of the weights for NaN/Inf at load (on by default: a corrupt checkpoint is refused by tensor name)")
+    boolean noWeightCheck;
+
+    /** Whether the weights are scanned for NaN/Inf at load (not --no-weight-check). */
+    boolean weightCheck() { return !noWeightCheck; }
+
     /** The --dtype value; an unknown one is a usage error. */
     DType computeType() {
         try {

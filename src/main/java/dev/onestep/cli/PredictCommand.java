@@ -82,7 +82,7 @@ abstract class PredictCommand implements Callable<Integer> {
 
         Map<Path, String> stems = Inputs.outputStems(files);
         try (Backend backend = models.backend(out::line);
-             OneStepPipeline pipeline = OneStepPipeline.load(folder, backend)) {
+             OneStepPipeline pipeline = OneStepPipeline.load(folder, backend, models.weightCheck())) {
             for (String w : folder.warnings()) out.line("warning: " + w);
             MemoryBudget deviceBudget = budget.onDevice(backend, maxMemory != null); // after the weights are on the device
             ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {

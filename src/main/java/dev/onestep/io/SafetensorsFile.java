@@ -103,7 +103,7 @@ public final class SafetensorsFile implements WeightSource {
             TensorInfo t = parseEntry(path, e.getKey(), e.getValue(), dataStart, dataSize);
             tensors.put(t.name(), t);
         }
-        checkOverlaps(path, tensors, dataStart);
+        checkCoverage(path, tensors, dataStart, dataSize);
         return new Header(Collections.unmodifiableMap(tensors), metadata);
     }
 
@@ -159,17 +159,34 @@ public final class SafetensorsFile implements WeightSource {
         return new TensorInfo(name, dtype, shape, path, dataStart + begin, need);
     }
 
-    /** Sorted by start, each non-empty tensor must end at or before the next one begins (gaps are fine). */
-    private static void checkOverlaps(Path path, Map<String, TensorInfo> tensors, long dataStart) {
-        List<TensorInfo> byOffset = new ArrayList<>();
-        for (TensorInfo t : tensors.values()) if (t.length() > 0) byOffset.add(t);
-        byOffset.sort(Comparator.comparingLong(TensorInfo::offset).thenComparing(TensorInfo::name));
-        for (int i = 1; i < byOffset.size(); i++) {
-            TensorInfo a = byOffset.get(i - 1), b = byOffset.get(i);
-            if (a.offset() + a.length() > b.offset())
-                throw new WeightsException(path + ": tensor '" + b.name() + "' (data_offsets " + range(b, dataStart) + ") overlaps tensor '"
-                        + a.name() + "' (data_offsets " + range(a, dataStart) + ")");
+    /**
+     * The tensors must tile the data area exactly, as the format's reference reader requires (its InvalidOffset and
+     * MetadataIncompleteBuffer errors): sorted by offsets, each begins where the previous one ends, and the last ends
+     * at the end of the file. A hole, an overlap or trailing bytes means the header length or the offsets are wrong —
+     * e.g. a header length one byte short, which would shift every tensor by a byte and still parse.
+     */
+    private static void checkCoverage(Path path, Map<String, TensorInfo> tensors, long dataStart, long dataSize) {
+        List<TensorInfo> byOffset = new ArrayList<>(tensors.values());
+        byOffset.sort(Comparator.comparingLong(TensorInfo::offset).thenComparingLong(TensorInfo::length).thenComparing(TensorInfo::name));
+        long cursor = dataStart;
+        TensorInfo prev = null;
+        for (TensorInfo t : byOffset) {
+            if (t.offset() < cursor)
+                throw new WeightsException(path + ": tensor '" + t.name() + "' (data_offsets " + range(t, dataStart) + ") overlaps tensor '"
+                        + prev.name() + "' (data_offsets " + range(prev, dataStart) + ")");
+            if (t.offset() > cursor)
+                throw new WeightsException(path + ": the data area has a gap of " + (t.offset() - cursor) + " bytes at ["
+                        + (cursor - dataStart) + ", " + (t.offset() - dataStart) + ") before tensor '" + t.name() + "' (data_offsets "
+                        + range(t, dataStart) + "); safetensors tensors must cover the data area without holes, so the header or its"
+                        + " length is wrong");
+            cursor = t.offset() + t.length();
+            prev = t;
         }
+        long trailing = dataStart + dataSize - cursor;
+        if (trailing > 0)
+            throw new WeightsException(path + ": " + trailing + " bytes after the last tensor" + (prev == null ? "" : " ('" + prev.name()
+                    + "' ends at byte " + (cursor - dataStart) + " of the " + dataSize + "-byte data area)")
+                    + "; safetensors tensors must cover the data area exactly, so the header length or the offsets are wrong");
     }
 
     private static String range(TensorInfo t, long dataStart) {

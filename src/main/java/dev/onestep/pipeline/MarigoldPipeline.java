@@ -154,6 +154,7 @@ public final class MarigoldPipeline {
             unc = Resize.resizeFloat(unc, 1, dh, dw, H, W, o.resample());
             for (int i = 0; i < unc.length; i++) unc[i] = Math.max(0f, unc[i]);
         }
+        StageCheck.finite("post-processing", "the " + task.suffix() + " map", out);
         long t4 = System.nanoTime();
         Prediction.StageTimes times = new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), unetNs / 1e6, decodeNs / 1e6, ms(t4 - t3));
         return new Result(new Prediction(task, out, W, H, times), unc);

@@ -2,6 +2,7 @@ package dev.onestep.pipeline;
 
 import dev.onestep.image.Resize;
 import dev.onestep.io.config.VaeConfig;
+import dev.onestep.tensor.Sizes;
 
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
@@ -68,12 +69,12 @@ public record MemoryBudget(long activationLimit, long heapLimit, String activati
     public static long activationBytes(int pw, int ph, VaeConfig vae, int elementBytes) {
         int[] ch = vae.blockOutChannels();
         int widest = Math.max(ch[0], ch[Math.min(1, ch.length - 1)]); // the widths that run at full resolution
-        return (long) pw * ph * elementBytes * LIVE_FULL_RES_TENSORS * widest;
+        return Sizes.saturatingProduct(pw, ph, elementBytes, LIVE_FULL_RES_TENSORS, widest);
     }
 
     /** Heap bytes to decode, post-process and write an input of w × h. */
     public static long heapBytes(int w, int h) {
-        return (long) w * h * HEAP_BYTES_PER_PIXEL;
+        return Sizes.saturatingProduct(w, h, HEAP_BYTES_PER_PIXEL);
     }
 
     /** Throws a message naming the need and the limit when an input of w × h cannot run at {@code processingRes}. */
@@ -81,14 +82,14 @@ public record MemoryBudget(long activationLimit, long heapLimit, String activati
         if (w <= 0 || h <= 0) throw new IllegalArgumentException(name + ": zero-size image (" + w + "×" + h + ")");
         long heap = heapBytes(w, h);
         if (heap > heapLimit)
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d×%d is too large to decode: it needs about %s of Java heap, "
-                    + "above %s (%d %% of -Xmx); raise -Xmx (ONESTEP_JAVA_OPTS=-Xmx...)", name, w, h, human(heap), human(heapLimit), PHYSICAL_SHARE_PERCENT));
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d×%d is too large to decode: it needs %s of Java heap, "
+                    + "above %s (%d %% of -Xmx); raise -Xmx (ONESTEP_JAVA_OPTS=-Xmx...)", name, w, h, about(heap), human(heapLimit), PHYSICAL_SHARE_PERCENT));
         int[] p = Resize.resizeMaxRes(w, h, processingRes);
         long act = activationBytes(p[0], p[1], vae, activationElementBytes);
         if (act > activationLimit)
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d×%d at processing resolution %s (%d×%d) needs about %s for activations, "
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d×%d at processing resolution %s (%d×%d) needs %s for activations, "
                             + "above the limit of %s (%s); use a smaller --processing-res (768 is the default)",
-                    name, w, h, processingRes == 0 ? "0 (native)" : String.valueOf(processingRes), p[0], p[1], human(act), human(activationLimit), activationLimitSource));
+                    name, w, h, processingRes == 0 ? "0 (native)" : String.valueOf(processingRes), p[0], p[1], about(act), human(activationLimit), activationLimitSource));
     }
 
     /** Parses 512m, 16g, 1.5G, 2048 (bytes), 8GB, 4GiB. */
@@ -114,7 +115,12 @@ public record MemoryBudget(long activationLimit, long heapLimit, String activati
         }
     }
 
+    /** An estimate in words: "about 2.1 GB", or "more than 8 EB" for a size that saturated. */
+    private static String about(long bytes) { return bytes == Long.MAX_VALUE ? "more than 8 EB" : "about " + human(bytes); }
+
     public static String human(long bytes) {
+        if (bytes == Long.MAX_VALUE) return "more than 8 EB";
+        if (bytes >= 1L << 40) return String.format(Locale.ROOT, "%.1f TB", bytes / (double) (1L << 40));
         if (bytes >= 1L << 30) return String.format(Locale.ROOT, "%.1f GB", bytes / (double) (1L << 30));
         if (bytes >= 1L << 20) return String.format(Locale.ROOT, "%.1f MB", bytes / (double) (1L << 20));
         return String.format(Locale.ROOT, "%.1f kB", bytes / 1024.0);

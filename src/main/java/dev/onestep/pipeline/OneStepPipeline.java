@@ -5,16 +5,24 @@ import dev.onestep.image.Normalize;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;
 import dev.onestep.io.ModelFolder;
+import dev.onestep.io.TensorInfo;
+import dev.onestep.io.WeightScan;
 import dev.onestep.io.WeightSource;
+import dev.onestep.io.WeightsException;
 import dev.onestep.model.ActivationHook;
+import dev.onestep.model.LayerCounts;
 import dev.onestep.model.clip.CLIPTextModel;
 import dev.onestep.model.unet.UNet2DConditionModel;
 import dev.onestep.model.vae.AutoencoderKL;
 import dev.onestep.tensor.Layouts;
 import dev.onestep.tensor.Tensor;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The E2E-FT one-step pipeline (SPEC.md steps 1–12): resize, normalise, VAE-encode the image, concatenate a
@@ -43,32 +51,77 @@ public final class OneStepPipeline implements AutoCloseable {
         this.scalingFactor = (float) vae.config().scalingFactor();
     }
 
-    /** Loads the UNet and VAE and computes the empty-prompt embedding (the text encoder is freed afterwards). */
+    /** Loads the UNet and VAE and computes the empty-prompt embedding (the text encoder is freed afterwards); weights are scanned. */
     public static OneStepPipeline load(ModelFolder folder, Backend backend) {
+        return load(folder, backend, true);
+    }
+
+    /**
+     * Loads the UNet and VAE and computes the empty-prompt embedding (the text encoder is freed afterwards). Each
+     * component's layer counts are checked against its weights before it is built ({@link LayerCounts}) and, when
+     * {@code weightCheck}, its weights are scanned for NaN/Inf ({@link WeightScan}).
+     */
+    public static OneStepPipeline load(ModelFolder folder, Backend backend, boolean weightCheck) {
         List<WeightSource> sources = new ArrayList<>();
         List<AutoCloseable> built = new ArrayList<>();
         try {
             DdimScheduler scheduler = new DdimScheduler(folder.scheduler());
             Tensor text;
-            try (WeightSource tw = folder.openWeights(ModelFolder.TEXT_ENCODER);
-                 CLIPTextModel clip = CLIPTextModel.load(folder.textEncoder(), tw, backend)) {
-                text = clip.forward(folder.emptyPromptTokenIds(), ActivationHook.NONE); // [1, 2, D]
+            try (WeightSource tw = folder.openWeights(ModelFolder.TEXT_ENCODER)) {
+                CLIPTextModel clip = loading(tw, weightCheck, w -> LayerCounts.checkClip(folder.textEncoder(), w),
+                        w -> CLIPTextModel.load(folder.textEncoder(), w, backend));
+                try (clip) {
+                    text = clip.forward(folder.emptyPromptTokenIds(), ActivationHook.NONE); // [1, 2, D]
+                }
             }
             built.add(text);
             WeightSource uw = folder.openWeights(ModelFolder.UNET);
             sources.add(uw);
-            UNet2DConditionModel unet = UNet2DConditionModel.load(folder.unet(), uw, backend);
+            UNet2DConditionModel unet = loading(uw, weightCheck, w -> LayerCounts.checkUNet(folder.unet(), w),
+                    w -> UNet2DConditionModel.load(folder.unet(), w, backend));
             built.add(unet);
             WeightSource vw = folder.openWeights(ModelFolder.VAE);
             sources.add(vw);
-            AutoencoderKL vae = AutoencoderKL.load(folder.vae(), vw, backend);
+            AutoencoderKL vae = loading(vw, weightCheck, w -> LayerCounts.checkVae(folder.vae(), w),
+                    w -> AutoencoderKL.load(folder.vae(), w, backend));
+            built.add(vae);
             checkCompatible(folder, unet, vae, text);
             return new OneStepPipeline(backend, unet, vae, scheduler, text, sources);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             for (AutoCloseable c : built) closeQuietly(c);
             for (WeightSource s : sources) closeQuietly(s);
             throw e;
         }
+    }
+
+    /**
+     * Builds one network from {@code weights}: its layer counts first, then (when asked) the NaN/Inf scan, then the
+     * network. A mapped weights file that shrinks while it is read faults the access (the JVM's InternalError "a fault
+     * occurred in an unsafe memory access operation"); that becomes one {@link WeightsException} naming the file.
+     */
+    private static <M> M loading(WeightSource weights, boolean weightCheck, Consumer<WeightSource> layers,
+                                 Function<WeightSource, M> build) {
+        try {
+            layers.accept(weights);
+            if (weightCheck) WeightScan.check(weights);
+            return build.apply(weights);
+        } catch (InternalError e) {
+            throw new WeightsException(changedFile(weights) + ": the weights file changed or was truncated while it was being read"
+                    + " (another program wrote to it); make sure nothing modifies the model folder and load again", e);
+        }
+    }
+
+    /** The file of {@code weights} that is now shorter than its header says, or the source's description. */
+    private static String changedFile(WeightSource weights) {
+        for (String k : weights.keys()) {
+            TensorInfo t = weights.info(k);
+            try {
+                if (Files.size(t.file()) < t.offset() + t.length()) return t.file().toString();
+            } catch (IOException gone) {
+                return t.file().toString();
+            }
+        }
+        return weights.description();
     }
 
     private static void checkCompatible(ModelFolder folder, UNet2DConditionModel unet, AutoencoderKL vae, Tensor text) {
@@ -128,7 +181,7 @@ public final class OneStepPipeline implements AutoCloseable {
                     if (dump != null) dump.stage("vae_enc_mean", mean);
                     Tensor latent = backend.axpby(scalingFactor, mean, 0f, null);
                     if (dump != null) dump.stage("rgb_latent", latent);
-                    return latent;
+                    return checked(latent, "VAE encoder", "the image latent");
                 }
             }
         }
@@ -154,7 +207,8 @@ public final class OneStepPipeline implements AutoCloseable {
         ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
         try (Tensor input = backend.concatChannels(rgbLatent, xt)) {                     // [1, h8, w8, 8]
             if (dump != null) dump.stage(inputName, input);
-            return unet.forward(input, t, textEmbedding, hook.prefixed("unet/"));        // [1, h8, w8, 4]
+            Tensor out = unet.forward(input, t, textEmbedding, hook.prefixed("unet/"));  // [1, h8, w8, 4]
+            return checked(out, "UNet", "its output at timestep " + t);
         }
     }
 
@@ -177,7 +231,9 @@ public final class OneStepPipeline implements AutoCloseable {
                 if (dump != null) dump.stage("vae_dec_output", decoded);
                 int dh = decoded.dim(1), dw = decoded.dim(2), c = decoded.dim(3);
                 try (Tensor host = backend.download(decoded)) {
-                    return new Planes(Layouts.nhwcToNchw(host.toFloatArray(), 1, dh, dw, c), c, dh, dw); // [3, dh, dw]
+                    float[] planes = Layouts.nhwcToNchw(host.toFloatArray(), 1, dh, dw, c);           // [3, dh, dw]
+                    StageCheck.finite("VAE decoder", "the decoded image", planes);
+                    return new Planes(planes, c, dh, dw);
                 }
             }
         }
@@ -228,8 +284,20 @@ public final class OneStepPipeline implements AutoCloseable {
         float[] out = task == Task.DEPTH
                 ? PostProcess.depth(dec.data(), dec.height(), dec.width(), H, W, resample)
                 : PostProcess.normals(dec.data(), dec.height(), dec.width(), H, W, resample);
+        StageCheck.finite("post-processing", "the " + task.suffix() + " map", out);
         long t5 = System.nanoTime();
         return new Prediction(task, out, W, H, new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), ms(t5 - t4)));
+    }
+
+    /** {@code t} when it is finite; otherwise it is closed and the stage named in a {@link NonFiniteException}. */
+    private Tensor checked(Tensor t, String stage, String what) {
+        try {
+            StageCheck.finite(backend, stage, what, t);
+            return t;
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
     }
 
     private static double ms(long nanos) { return nanos / 1e6; }

@@ -17,14 +17,16 @@ class LargeSafetensorsTest {
 
     @Test
     void tensorPastTwoGiB() throws IOException {
-        long size = 2_300_000_000L;
         long begin = 2_200_000_000L; // relative to the data area, > 2^31
         float[] values = {1.25f, -7.5f, 3.0e-4f, 42f};
         byte[] data = SafetensorsWriter.f32(values);
+        // the tensors tile the data area (a sparse "pad" fills the hole), as the format requires
         String header = "{\"small\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"pad\":{\"dtype\":\"F32\",\"shape\":[" + (begin - 4) / 4 + "],\"data_offsets\":[4," + begin + "]},"
                 + "\"big\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[" + begin + "," + (begin + data.length) + "]}}";
         byte[] head = SafetensorsWriter.raw(header, new byte[0]);
         long dataStart = head.length;
+        long size = dataStart + begin + data.length;
         Path p = tmp.resolve("big.safetensors");
         try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
             f.setLength(size); // sparse: no disk blocks are written for the hole

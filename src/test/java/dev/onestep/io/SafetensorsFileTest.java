@@ -77,16 +77,30 @@ class SafetensorsFileTest {
         }
     }
 
+    /** As the format's reference reader (InvalidOffset, MetadataIncompleteBuffer): the tensors tile the data area exactly. */
     @Test
-    void gapsBetweenTensorsAreAllowed() throws IOException {
-        byte[] data = new byte[32];
-        System.arraycopy(f32(1, 2), 0, data, 4, 8);
-        System.arraycopy(f32(3), 0, data, 20, 4);
-        String h = "{" + entry("a", "F32", "[2]", 4, 12) + "," + entry("b", "F32", "[1]", 20, 24) + "}";
-        try (SafetensorsFile st = SafetensorsFile.open(file(raw(h, data)))) {
+    void holesAndTrailingBytesAreRefused() throws IOException {
+        String gapped = "{" + entry("a", "F32", "[2]", 4, 12) + "," + entry("b", "F32", "[1]", 20, 24) + "}";
+        rejects(raw(gapped, new byte[24]), "gap of 4 bytes at [0, 4) before tensor 'a'");
+        String inner = "{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "F32", "[1]", 12, 16) + "}";
+        rejects(raw(inner, new byte[16]), "gap of 4 bytes at [8, 12) before tensor 'b'");
+        String tight = "{" + entry("a", "F32", "[2]", 0, 8) + "}";
+        rejects(raw(tight, new byte[9]), "1 bytes after the last tensor ('a' ends at byte 8 of the 9-byte data area)");
+        rejects(raw("{}", new byte[3]), "3 bytes after the last tensor");
+        try (SafetensorsFile st = SafetensorsFile.open(file(raw(tight, f32(1, 2))))) {
             assertArrayEquals(new float[] {1, 2}, st.tensor("a").toFloatArray());
-            assertArrayEquals(new float[] {3}, st.tensor("b").toFloatArray());
         }
+    }
+
+    /** A header length one byte short parses (the cut byte is padding) but shifts the data area: trailing bytes. */
+    @Test
+    void headerLengthOneByteShortIsRefused() throws IOException {
+        Path good = new SafetensorsWriter().add("a", "F32", shape(2), f32(1, 2)).write(tmp.resolve("good.safetensors"));
+        byte[] b = Files.readAllBytes(good);
+        long n = java.nio.ByteBuffer.wrap(b, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        java.nio.ByteBuffer.wrap(b, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(n - 1);
+        assertEquals(' ', (char) b[(int) (8 + n - 1)], "the writer pads its header with spaces");
+        rejects(b, "1 bytes after the last tensor");
     }
 
     @Test
@@ -208,10 +222,12 @@ class SafetensorsFileTest {
         rejects(raw(h, new byte[12]), "tensor 'b' (data_offsets [4, 12]) overlaps tensor 'a' (data_offsets [0, 8])");
         String same = "{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "F32", "[2]", 0, 8) + "}";
         rejects(raw(same, new byte[8]), "overlaps");
-        // Empty tensors occupy no bytes and overlap nothing.
-        String empty = "{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("z", "F32", "[0]", 4, 4) + "}";
+        // An empty tensor occupies no bytes, but sits where the previous one ends, as the reference requires.
+        String empty = "{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("z", "F32", "[0]", 8, 8) + "}";
         try (SafetensorsFile st = SafetensorsFile.open(file(raw(empty, new byte[8])))) {
             assertEquals(2, st.keys().size());
         }
+        String inside = "{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("z", "F32", "[0]", 4, 4) + "}";
+        rejects(raw(inside, new byte[8]), "overlaps");
     }
 }

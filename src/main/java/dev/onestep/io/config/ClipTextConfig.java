@@ -32,6 +32,8 @@ public record ClipTextConfig(
         int padTokenId) {
 
     public static final Set<String> ACTIVATIONS = Set.of("gelu", "quick_gelu");
+    /** Bounds on the embedding tables (CLIP: 49 408 tokens, 77 positions). */
+    static final int MAX_VOCAB = 1 << 20, MAX_POSITIONS = 1 << 16;
 
     /** Reads, parses and validates; errors name the file and key. */
     public static ClipTextConfig load(Path configJson) {
@@ -65,16 +67,16 @@ public record ClipTextConfig(
     /** Rejects configurations OneStep does not implement, listing every problem in one message. */
     public ClipTextConfig validate() {
         List<String> p = new ArrayList<>();
-        UNetConfig.positive(p, "vocab_size", vocabSize);
-        UNetConfig.positive(p, "hidden_size", hiddenSize);
-        UNetConfig.positive(p, "intermediate_size", intermediateSize);
-        UNetConfig.positive(p, "num_hidden_layers", numHiddenLayers);
-        UNetConfig.positive(p, "num_attention_heads", numAttentionHeads);
-        UNetConfig.positive(p, "max_position_embeddings", maxPositionEmbeddings);
+        Ranges.positive(p, "vocab_size", vocabSize, MAX_VOCAB);
+        Ranges.positive(p, "hidden_size", hiddenSize, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "intermediate_size", intermediateSize, 4L * Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "num_hidden_layers", numHiddenLayers, Ranges.MAX_LAYERS);
+        Ranges.positive(p, "num_attention_heads", numAttentionHeads, Math.max(1, hiddenSize));
+        Ranges.positive(p, "max_position_embeddings", maxPositionEmbeddings, MAX_POSITIONS);
         if (numAttentionHeads > 0 && hiddenSize % numAttentionHeads != 0)
             p.add("hidden_size " + hiddenSize + " is not divisible by num_attention_heads " + numAttentionHeads);
         if (!ACTIVATIONS.contains(hiddenAct)) p.add("hidden_act " + hiddenAct + " (supported: gelu, quick_gelu)");
-        if (!(layerNormEps > 0)) p.add("layer_norm_eps " + layerNormEps + " should be > 0");
+        Ranges.finiteIn(p, "layer_norm_eps", layerNormEps, Double.MIN_VALUE, 1);
         if (!p.isEmpty()) throw new WeightsException(source + ": unsupported CLIP text configuration: " + String.join("; ", p));
         return this;
     }

@@ -38,6 +38,8 @@ public record SchedulerConfig(
     public static final Set<String> BETA_SCHEDULES = Set.of("linear", "scaled_linear", "squaredcos_cap_v2");
     public static final Set<String> PREDICTION_TYPES = Set.of("epsilon", "v_prediction", "sample");
     public static final Set<String> SPACINGS = Set.of("leading", "trailing", "linspace");
+    /** The schedule's arrays have one entry per train timestep (SD: 1 000). */
+    static final int MAX_TRAIN_TIMESTEPS = 1_000_000;
 
     /** Reads, parses and validates; errors name the file and key. */
     public static SchedulerConfig load(Path configJson) {
@@ -70,7 +72,7 @@ public record SchedulerConfig(
     /** Rejects values the scheduler cannot compute with, listing every problem in one message. */
     public SchedulerConfig validate() {
         List<String> p = new ArrayList<>();
-        UNetConfig.positive(p, "num_train_timesteps", numTrainTimesteps);
+        Ranges.positive(p, "num_train_timesteps", numTrainTimesteps, MAX_TRAIN_TIMESTEPS);
         if (trainedBetas != null) {
             if (trainedBetas.length != numTrainTimesteps)
                 p.add("trained_betas has " + trainedBetas.length + " values but num_train_timesteps is " + numTrainTimesteps);
@@ -82,7 +84,8 @@ public record SchedulerConfig(
         }
         if (!PREDICTION_TYPES.contains(predictionType)) p.add("prediction_type " + predictionType + " (supported: epsilon, v_prediction, sample)");
         if (!SPACINGS.contains(timestepSpacing)) p.add("timestep_spacing " + timestepSpacing + " (supported: leading, trailing, linspace)");
-        if (stepsOffset < 0) p.add("steps_offset " + stepsOffset + " should be >= 0");
+        Ranges.intIn(p, "steps_offset", stepsOffset, 0, Math.max(0, numTrainTimesteps - 1));
+        if (clipSample) Ranges.finiteIn(p, "clip_sample_range", clipSampleRange, Double.MIN_VALUE, Ranges.MAX_FACTOR);
         if (thresholding) p.add("thresholding (dynamic thresholding is not implemented)");
         if (!p.isEmpty()) throw new WeightsException(source + ": unsupported scheduler configuration: " + String.join("; ", p));
         return this;

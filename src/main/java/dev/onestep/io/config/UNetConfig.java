@@ -181,33 +181,39 @@ public record UNetConfig(
         List<String> p = new ArrayList<>();
         int n = blockOutChannels.length;
         if (n == 0) p.add("block_out_channels is empty");
-        checkLen(p, "down_block_types", downBlockTypes.size(), n);
-        checkLen(p, "up_block_types", upBlockTypes.size(), n);
-        checkLen(p, "layers_per_block", layersPerBlock.length, n);
-        checkLen(p, "attention_head_dim", attentionHeadDim.length, n);
-        if (numAttentionHeads != null) checkLen(p, "num_attention_heads", numAttentionHeads.length, n);
-        checkLen(p, "transformer_layers_per_block", transformerLayersPerBlock.length, n);
+        if (n > Ranges.MAX_BLOCKS) p.add("block_out_channels has " + n + " blocks, more than " + Ranges.MAX_BLOCKS);
+        Ranges.perBlock(p, "down_block_types", downBlockTypes.size(), n);
+        Ranges.perBlock(p, "up_block_types", upBlockTypes.size(), n);
+        Ranges.perBlock(p, "layers_per_block", layersPerBlock.length, n);
+        Ranges.perBlock(p, "attention_head_dim", attentionHeadDim.length, n);
+        if (numAttentionHeads != null) Ranges.perBlock(p, "num_attention_heads", numAttentionHeads.length, n);
+        Ranges.perBlock(p, "transformer_layers_per_block", transformerLayersPerBlock.length, n);
         for (String t : downBlockTypes) if (!DOWN_BLOCKS.contains(t)) p.add("down block type " + t + " (supported: CrossAttnDownBlock2D, DownBlock2D)");
         for (String t : upBlockTypes) if (!UP_BLOCKS.contains(t)) p.add("up block type " + t + " (supported: CrossAttnUpBlock2D, UpBlock2D)");
         if (!MID_BLOCK.equals(midBlockType)) p.add("mid_block_type " + midBlockType + " (supported: " + MID_BLOCK + ")");
-        positive(p, "in_channels", inChannels);
-        positive(p, "out_channels", outChannels);
-        positive(p, "norm_num_groups", normNumGroups);
-        positive(p, "cross_attention_dim", crossAttentionDim);
-        if (!(normEps > 0)) p.add("norm_eps " + normEps + " should be > 0");
+        Ranges.positive(p, "in_channels", inChannels, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "out_channels", outChannels, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "norm_num_groups", normNumGroups, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "cross_attention_dim", crossAttentionDim, Ranges.MAX_CHANNELS);
+        Ranges.finiteIn(p, "norm_eps", normEps, Double.MIN_VALUE, 1);
         int[] heads = headsPerBlock();
         for (int i = 0; i < n; i++) {
-            positive(p, "block_out_channels[" + i + "]", blockOutChannels[i]);
+            Ranges.positive(p, "block_out_channels[" + i + "]", blockOutChannels[i], Ranges.MAX_CHANNELS);
             if (normNumGroups > 0 && blockOutChannels[i] % normNumGroups != 0)
                 p.add("block_out_channels[" + i + "] = " + blockOutChannels[i] + " is not divisible by norm_num_groups " + normNumGroups);
-            if (i < layersPerBlock.length) positive(p, "layers_per_block[" + i + "]", layersPerBlock[i]);
-            if (i < transformerLayersPerBlock.length) positive(p, "transformer_layers_per_block[" + i + "]", transformerLayersPerBlock[i]);
+            if (i < layersPerBlock.length) Ranges.positive(p, "layers_per_block[" + i + "]", layersPerBlock[i], Ranges.MAX_LAYERS);
+            if (i < transformerLayersPerBlock.length)
+                Ranges.positive(p, "transformer_layers_per_block[" + i + "]", transformerLayersPerBlock[i], Ranges.MAX_LAYERS);
             if (i < heads.length) {
-                positive(p, "heads[" + i + "]", heads[i]);
+                Ranges.positive(p, "heads[" + i + "]", heads[i], Math.max(1, blockOutChannels[i]));
                 if (heads[i] > 0 && blockOutChannels[i] % heads[i] != 0)
                     p.add("block_out_channels[" + i + "] = " + blockOutChannels[i] + " is not divisible by " + heads[i] + " heads");
             }
         }
+        // diffusers pads a stride-2 downsampling conv by 1 (0 = one row and column at the bottom right)
+        Ranges.intIn(p, "downsample_padding", downsamplePadding, 0, 2);
+        Ranges.intIn(p, "freq_shift", freqShift, 0, Ranges.MAX_CHANNELS);
+        Ranges.factor(p, "mid_block_scale_factor", midBlockScaleFactor);
         if (!"silu".equals(actFn)) p.add("act_fn " + actFn + " (only silu)");
         if (!"default".equals(resnetTimeScaleShift)) p.add("resnet_time_scale_shift " + resnetTimeScaleShift + " (only default)");
         if (!"positional".equals(timeEmbeddingType)) p.add("time_embedding_type " + timeEmbeddingType + " (only positional)");
@@ -218,20 +224,16 @@ public record UNetConfig(
         if (numClassEmbeds != null) p.add("num_class_embeds " + numClassEmbeds + " (class embeddings are not implemented)");
         if (dualCrossAttention) p.add("dual_cross_attention (not implemented)");
         if (onlyCrossAttention) p.add("only_cross_attention (not implemented)");
-        if (timeEmbeddingDim != null) positive(p, "time_embedding_dim", timeEmbeddingDim);
-        if (convInKernel <= 0 || convInKernel % 2 == 0) p.add("conv_in_kernel " + convInKernel + " should be a positive odd number");
-        if (convOutKernel <= 0 || convOutKernel % 2 == 0) p.add("conv_out_kernel " + convOutKernel + " should be a positive odd number");
+        if (timeEmbeddingDim != null) Ranges.positive(p, "time_embedding_dim", timeEmbeddingDim, Ranges.MAX_CHANNELS);
+        checkKernel(p, "conv_in_kernel", convInKernel);
+        checkKernel(p, "conv_out_kernel", convOutKernel);
         p.addAll(unsupportedExtras);
         if (!p.isEmpty()) throw new WeightsException(source + ": unsupported UNet configuration: " + String.join("; ", p));
         return this;
     }
 
-    static void checkLen(List<String> p, String key, int len, int blocks) {
-        if (len != blocks) p.add(key + " has " + len + " entries but block_out_channels has " + blocks);
-    }
-
-    static void positive(List<String> p, String key, int v) {
-        if (v <= 0) p.add(key + " = " + v + " should be > 0");
+    private static void checkKernel(List<String> p, String key, int k) {
+        if (k <= 0 || k % 2 == 0 || k > 31) p.add(key + " " + k + " should be a positive odd number up to 31");
     }
 
     // The record's own toString would print array identities; show the contents.

@@ -69,22 +69,23 @@ public record VaeConfig(
         List<String> p = new ArrayList<>();
         int n = blockOutChannels.length;
         if (n == 0) p.add("block_out_channels is empty");
-        UNetConfig.checkLen(p, "down_block_types", downBlockTypes.size(), n);
-        UNetConfig.checkLen(p, "up_block_types", upBlockTypes.size(), n);
+        if (n > Ranges.MAX_BLOCKS) p.add("block_out_channels has " + n + " blocks, more than " + Ranges.MAX_BLOCKS);
+        Ranges.perBlock(p, "down_block_types", downBlockTypes.size(), n);
+        Ranges.perBlock(p, "up_block_types", upBlockTypes.size(), n);
         for (String t : downBlockTypes) if (!DOWN_BLOCK.equals(t)) p.add("down block type " + t + " (supported: " + DOWN_BLOCK + ")");
         for (String t : upBlockTypes) if (!UP_BLOCK.equals(t)) p.add("up block type " + t + " (supported: " + UP_BLOCK + ")");
-        UNetConfig.positive(p, "in_channels", inChannels);
-        UNetConfig.positive(p, "out_channels", outChannels);
-        UNetConfig.positive(p, "latent_channels", latentChannels);
-        UNetConfig.positive(p, "layers_per_block", layersPerBlock);
-        UNetConfig.positive(p, "norm_num_groups", normNumGroups);
+        Ranges.positive(p, "in_channels", inChannels, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "out_channels", outChannels, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "latent_channels", latentChannels, Ranges.MAX_CHANNELS);
+        Ranges.positive(p, "layers_per_block", layersPerBlock, Ranges.MAX_LAYERS);
+        Ranges.positive(p, "norm_num_groups", normNumGroups, Ranges.MAX_CHANNELS);
         for (int i = 0; i < n; i++) {
-            UNetConfig.positive(p, "block_out_channels[" + i + "]", blockOutChannels[i]);
+            Ranges.positive(p, "block_out_channels[" + i + "]", blockOutChannels[i], Ranges.MAX_CHANNELS);
             if (normNumGroups > 0 && blockOutChannels[i] % normNumGroups != 0)
                 p.add("block_out_channels[" + i + "] = " + blockOutChannels[i] + " is not divisible by norm_num_groups " + normNumGroups);
         }
-        if (!(scalingFactor > 0) || Double.isInfinite(scalingFactor)) p.add("scaling_factor " + scalingFactor + " should be a positive number");
-        if (shiftFactor != null && !Double.isFinite(shiftFactor)) p.add("shift_factor " + shiftFactor + " should be finite");
+        Ranges.factor(p, "scaling_factor", scalingFactor);
+        if (shiftFactor != null) Ranges.finiteIn(p, "shift_factor", shiftFactor, -Ranges.MAX_FACTOR, Ranges.MAX_FACTOR);
         if (!"silu".equals(actFn)) p.add("act_fn " + actFn + " (only silu)");
         if (!p.isEmpty()) throw new WeightsException(source + ": unsupported VAE configuration: " + String.join("; ", p));
         return this;
