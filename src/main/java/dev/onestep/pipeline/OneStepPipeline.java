@@ -99,7 +99,7 @@ public final class OneStepPipeline implements AutoCloseable {
      * network. A mapped weights file that shrinks while it is read faults the access (the JVM's InternalError "a fault
      * occurred in an unsafe memory access operation"); that becomes one {@link WeightsException} naming the file.
      */
-    private static <M> M loading(WeightSource weights, boolean weightCheck, Consumer<WeightSource> layers,
+    static <M> M loading(WeightSource weights, boolean weightCheck, Consumer<WeightSource> layers,
                                  Function<WeightSource, M> build) {
         try {
             layers.accept(weights);
