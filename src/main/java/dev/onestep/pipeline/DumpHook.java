@@ -1,6 +1,7 @@
 package dev.onestep.pipeline;
 
 import dev.onestep.backend.Backend;
+import dev.onestep.io.AtomicFiles;
 import dev.onestep.io.Npy;
 import dev.onestep.model.ActivationHook;
 import dev.onestep.tensor.Layouts;
@@ -40,7 +41,8 @@ public final class DumpHook implements ActivationHook {
     private void write(Path file, Tensor t) {
         try (Tensor host = backend.download(t); Tensor nchw = Layouts.toNchw(host)) {
             Files.createDirectories(file.getParent());
-            Npy.write(file, nchw);
+            float[] values = nchw.toFloatArray();
+            AtomicFiles.write(file, out -> Npy.write(out, values, nchw.shape()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
