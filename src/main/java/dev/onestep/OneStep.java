@@ -3,7 +3,6 @@ package dev.onestep;
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.Backends;
 import dev.onestep.image.ImageLoader;
-import dev.onestep.image.ImageProbe;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;
 import dev.onestep.io.ModelFolder;
@@ -217,9 +216,7 @@ public final class OneStep implements AutoCloseable {
     }
 
     private RgbImage readChecked(Path file) throws IOException {
-        int[] size = ImageProbe.size(file);
-        if (size != null) budget.check(file.toString(), size[0], size[1], options.processingRes(), folder.vae());
-        return ImageLoader.load(file, options.exif());
+        return ImageLoader.load(file, options.exif(), (w, h) -> budget.check(file.toString(), w, h, options.processingRes(), folder.vae()));
     }
 
     private RgbImage fromBuffered(BufferedImage bi) {

@@ -12,6 +12,7 @@ import dev.onestep.io.ModelFolder;
 import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.DdimScheduler;
 import dev.onestep.pipeline.MarigoldPipeline;
+import dev.onestep.pipeline.MemoryBudget;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
@@ -162,6 +163,7 @@ final class EvalCommand implements Callable<Integer> {
         String sp;
         try (OneStepPipeline stages = OneStepPipeline.load(folder, backend, models.weightCheck())) {
             MarigoldPipeline pipeline = new MarigoldPipeline(stages);
+            MemoryBudget budget = MemoryBudget.defaults().onDevice(backend, false);
             DdimScheduler.Spacing spc = spacingArg != null ? DdimScheduler.Spacing.parse(spacingArg)
                     : n == 1 ? DdimScheduler.Spacing.TRAILING : stages.scheduler().defaultSpacing();
             sp = spc.name().toLowerCase(Locale.ROOT);
@@ -171,7 +173,7 @@ final class EvalCommand implements Callable<Integer> {
                     .withInit(zeros ? MarigoldPipeline.Init.ZEROS : MarigoldPipeline.Init.GAUSSIAN);
             for (int i = 0; i < samples.size(); i++) {
                 EvalDataset.Sample s = samples.get(i);
-                RgbImage img = ImageLoader.load(s.rgb(), false);
+                RgbImage img = ImageLoader.load(s.rgb(), false, (w, h) -> budget.check(s.rgb().toString(), w, h, processingRes, folder.vae()));
                 EvalDataset.Map gt = t == Task.DEPTH ? EvalDataset.readDepth(s.gt(), depthScale) : EvalDataset.readNormals(s.gt());
                 boolean[] mask = EvalDataset.readMask(s.mask(), gt.height(), gt.width());
                 if (k.benchmarkCrop()) {

@@ -31,6 +31,11 @@ final class ImageLoop {
         return null;
     }
 
+    /** "FILE: message", naming the file once: messages that already start with it are kept as they are. */
+    static String naming(Path file, String message) {
+        return message.startsWith(file + ":") ? message : file + ": " + message;
+    }
+
     /** Runs {@code body} for every file; returns how many failed. ONESTEP_DEBUG adds each failure's stack trace. */
     static int forEach(List<Path> files, PrintWriter err, Body body, Failure failure) {
         int failed = 0;

@@ -32,6 +32,9 @@ final class ImageOptions {
         }
     }
 
-    /** An input image as RGB, turned upright by its EXIF orientation unless --no-exif. */
-    RgbImage load(Path file) throws IOException { return ImageLoader.load(file, !noExif); }
+    /**
+     * An input image as RGB, turned upright by its EXIF orientation unless --no-exif; {@code sizeCheck} sees its size
+     * before the pixels are decoded, whatever kind of file it is.
+     */
+    RgbImage load(Path file, ImageLoader.SizeCheck sizeCheck) throws IOException { return ImageLoader.load(file, !noExif, sizeCheck); }
 }

@@ -6,6 +6,7 @@ import dev.onestep.io.ModelFolder;
 import dev.onestep.io.Npy;
 import dev.onestep.pipeline.DdimScheduler;
 import dev.onestep.pipeline.MarigoldPipeline;
+import dev.onestep.pipeline.MemoryBudget;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Task;
 import picocli.CommandLine.Command;
@@ -115,13 +116,15 @@ final class MarigoldCommand implements Callable<Integer> {
                     .withSeed(seed).withInit(initKind).withFinal(finalLatent).withResample(mode).withNoise(noiseValues);
             out.line(String.format(Locale.ROOT, "%d step(s) × %d member(s), %s spacing, timesteps %s, final %s", steps, ensemble,
                     sp.name().toLowerCase(Locale.ROOT), java.util.Arrays.toString(stages.scheduler().timesteps(steps, sp)), fin));
+            MemoryBudget budget = MemoryBudget.defaults().onDevice(backend, false);
             failed = ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
-                var img = images.load(f);
+                var img = images.load(f, (w, h) -> budget.check(f.toString(), w, h, processingRes, folder.vae()));
+                budget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
                 MarigoldPipeline.Result r = pipeline.predict(img, t, o, output.dumpHook(backend, files.size(), stems.get(f)));
                 OutputFiles.write(output.outDir, stems.get(f), r.prediction(), r.uncertainty(), fmt);
                 out.line(String.format(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s (UNet %.2f s)", i + 1, files.size(), f.getFileName(),
                         img.width(), img.height(), r.prediction().times().totalMs() / 1000, r.prediction().times().unetMs() / 1000));
-            }, (i, f, message) -> out.error("error: " + f + ": " + message));
+            }, (i, f, message) -> out.error("error: " + ImageLoop.naming(f, message)));
         }
         out.line(String.format(Locale.ROOT, "%d image(s), %d failed, %.2f s total", files.size(), failed, (System.nanoTime() - start) / 1e9));
         return failed == 0 ? 0 : 1;

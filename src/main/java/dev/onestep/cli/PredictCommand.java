@@ -1,7 +1,6 @@
 package dev.onestep.cli;
 
 import dev.onestep.backend.Backend;
-import dev.onestep.image.ImageProbe;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;
 import dev.onestep.io.ModelFolder;
@@ -86,9 +85,8 @@ abstract class PredictCommand implements Callable<Integer> {
             for (String w : folder.warnings()) out.line("warning: " + w);
             MemoryBudget deviceBudget = budget.onDevice(backend, maxMemory != null); // after the weights are on the device
             ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
-                int[] size = ImageProbe.size(f);
-                if (size != null) deviceBudget.check(f.toString(), size[0], size[1], processingRes, folder.vae());
-                RgbImage img = images.load(f);
+                RgbImage img = images.load(f, (w, h) -> deviceBudget.check(f.toString(), w, h, processingRes, folder.vae()));
+                deviceBudget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
                 Prediction p = pipeline.predict(img, task, processingRes, mode, output.dumpHook(backend, files.size(), stems.get(f)));
                 writer.write(p, output.outDir, stems.get(f), fmt);
                 out.imageDone(files.size(), f, p);

@@ -68,7 +68,7 @@ final class Progress implements DownloadListener {
 
     void imageFailed(int total, Path file, String message) {
         failed++;
-        error("error: " + file + ": " + message);
+        error("error: " + ImageLoop.naming(file, message));
         status(total, file.getFileName() + " FAILED");
     }
 

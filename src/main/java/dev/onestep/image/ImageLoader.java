@@ -1,5 +1,7 @@
 package dev.onestep.image;
 
+import dev.onestep.io.BoundedRead;
+
 import javax.imageio.ImageIO;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
@@ -8,7 +10,6 @@ import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
@@ -41,21 +42,48 @@ public final class ImageLoader {
 
     /** Loads an image; {@code applyExif} = false keeps the stored pixel order, as the reference. */
     public static RgbImage load(Path file, boolean applyExif) throws IOException {
+        return load(file, applyExif, null);
+    }
+
+    /** Told an image's width and height (from its header) before its pixels are decoded; throws to refuse it. */
+    @FunctionalInterface
+    public interface SizeCheck {
+        void check(int width, int height);
+    }
+
+    /** The most bytes an input file may have (a pipe or device is read up to this, and refused past it). */
+    public static final long MAX_FILE_BYTES = 1L << 30;
+    /** How long a pipe or FIFO may send nothing before the read is given up. */
+    public static final java.time.Duration STALL = java.time.Duration.ofSeconds(30);
+
+    /**
+     * Loads an image; {@code sizeCheck} (may be null) sees the size from the file's header before the pixels are
+     * decoded, whatever the file is: a regular file, {@code /dev/stdin}, a FIFO (read by {@link BoundedRead}, with a
+     * size cap and a stall limit).
+     */
+    public static RgbImage load(Path file, boolean applyExif, SizeCheck sizeCheck) throws IOException {
         String name = file.getFileName() == null ? file.toString() : file.getFileName().toString();
         byte[] bytes;
         try {
-            bytes = Files.readAllBytes(file);
+            bytes = BoundedRead.readAll(file, MAX_FILE_BYTES, STALL);
         } catch (NoSuchFileException e) {
             throw new ImageException(file + ": no such file", e);
         } catch (IOException e) {
-            throw new ImageException(file + ": cannot read: " + e, e);
+            String m = e.getMessage() != null && e.getMessage().startsWith(file.toString()) ? e.getMessage() : file + ": cannot read: " + e.getMessage();
+            throw new ImageException(m, e);
         }
         if (bytes.length == 0) throw new ImageException(file + ": empty file, not an image");
+        if (sizeCheck != null) {
+            int[] size = ImageProbe.size(bytes);
+            if (size != null) sizeCheck.check(size[0], size[1]);
+        }
         BufferedImage bi;
         try {
             bi = ImageIO.read(new ByteArrayInputStream(bytes));
+        } catch (OutOfMemoryError e) {
+            throw new ImageException(file + ": too large to decode in this JVM's heap (raise -Xmx with ONESTEP_JAVA_OPTS=-Xmx...)", e);
         } catch (IOException | RuntimeException e) {
-            throw new ImageException(file + ": cannot decode image: " + e, e);
+            throw new ImageException(file + ": cannot decode image: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()), e);
         }
         if (bi == null) throw new ImageException(file + ": not an image in a format ImageIO reads (PNG, JPEG, BMP, GIF, TIFF)");
         if (bi.getWidth() <= 0 || bi.getHeight() <= 0)

@@ -18,7 +18,16 @@ public final class ImageProbe {
     /** {width, height}, or null when no ImageIO reader recognises the file (the loader then says why). */
     public static int[] size(Path file) throws IOException {
         if (!Files.isRegularFile(file)) return null;
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+        return size(ImageIO.createImageInputStream(file.toFile()));
+    }
+
+    /** {width, height} of an encoded image in memory, or null when no ImageIO reader recognises it. */
+    public static int[] size(byte[] encoded) throws IOException {
+        return size(ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(encoded)));
+    }
+
+    private static int[] size(ImageInputStream stream) throws IOException {
+        try (ImageInputStream in = stream) {
             if (in == null) return null;
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) return null;
