@@ -36,15 +36,22 @@ public final class JsonFields {
         return new JsonFields(readObject(file), file.toString());
     }
 
+    /**
+     * The largest JSON file read (configs are a few kB, a CLIP tokenizer.json about 3.5 MB): a bigger one — or a FIFO,
+     * a device — is refused instead of filling the heap or blocking.
+     */
+    public static final long MAX_FILE_BYTES = 64L << 20;
+
     /** Reads a JSON object file; errors name the file. */
     public static Map<String, Object> readObject(Path file) {
         byte[] bytes;
         try {
-            bytes = Files.readAllBytes(file);
+            bytes = BoundedRead.readAll(file, MAX_FILE_BYTES, java.time.Duration.ofSeconds(10));
         } catch (NoSuchFileException e) {
             throw new WeightsException(file + ": file not found");
         } catch (IOException e) {
-            throw new WeightsException(file + ": cannot read: " + e, e);
+            String m = e.getMessage() != null && e.getMessage().startsWith(file.toString()) ? e.getMessage() : file + ": cannot read: " + e.getMessage();
+            throw new WeightsException(m, e);
         }
         return parseObject(bytes, file.toString());
     }

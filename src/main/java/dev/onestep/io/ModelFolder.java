@@ -157,7 +157,7 @@ public final class ModelFolder {
         String dot = v == null ? "" : "." + v;
         for (String name : List.of(base + dot + ".safetensors", base + ".safetensors.index" + dot + ".json", base + dot + ".safetensors.index.json")) {
             Path p = cdir.resolve(name);
-            if (Files.isRegularFile(p)) return p;
+            if (Files.exists(p) && !Files.isDirectory(p)) return p; // a FIFO or device is then refused by name when opened
         }
         return null;
     }

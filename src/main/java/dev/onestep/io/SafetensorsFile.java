@@ -54,6 +54,9 @@ public final class SafetensorsFile implements WeightSource {
 
     /** Maps and validates a .safetensors file. The caller closes it. */
     public static SafetensorsFile open(Path path) {
+        // a FIFO would block in open and a device has no size: only a regular file (a symlink to one is fine) is mapped
+        if (java.nio.file.Files.exists(path) && !java.nio.file.Files.isRegularFile(path))
+            throw new WeightsException(path + ": not a regular file (a folder, FIFO or device); a safetensors weights file is expected");
         Arena arena = Arena.ofShared();
         try {
             MemorySegment seg;

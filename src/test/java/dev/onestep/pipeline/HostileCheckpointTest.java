@@ -130,4 +130,23 @@ class HostileCheckpointTest {
             assertTrue(e.getMessage().contains("needs more than 8 EB for activations"), e.getMessage());
         }
     }
+
+    @Test
+    @Timeout(60)
+    void weightsAndConfigsThatAreNotRegularFilesAreRefusedWithoutBlocking() throws Exception {
+        ModelCopy m = ModelCopy.of(tmp);
+        Path weights = m.weights("unet");
+        java.nio.file.Files.delete(weights);
+        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("mkfifo", weights.toString()).start().waitFor() == 0, "no mkfifo");
+        String msg = load(m.dir(), cpu());
+        assertTrue(msg.contains(weights.toString()) && msg.contains("not a regular file"), msg);
+
+        ModelCopy c = ModelCopy.of(tmp.resolve("c"));
+        Path config = c.dir().resolve("vae/config.json");
+        try (RandomAccessFile raf = new RandomAccessFile(config.toFile(), "rw")) {
+            raf.setLength(dev.onestep.io.JsonFields.MAX_FILE_BYTES + 1); // sparse: no blocks written
+        }
+        msg = load(c.dir(), cpu());
+        assertTrue(msg.contains(config.toString()) && msg.contains("-byte limit"), msg);
+    }
 }
