@@ -64,7 +64,7 @@ public final class AtomicFiles {
             tmp = dir.resolve(tempName(target.getFileName().toString(), ThreadLocalRandom.current().nextInt()));
             Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW).close();
         } catch (IOException e) {
-            throw new IOException(path + ": cannot create a file in " + dir + ": " + e, e);
+            throw new IOException(path + ": cannot create a file in " + dir + ": " + e.getMessage(), e);
         }
         boolean done = false;
         try {
