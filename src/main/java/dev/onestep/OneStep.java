@@ -21,6 +21,8 @@ import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * OneStep as a library: load a checkpoint once, predict depth or normals for many images.
@@ -39,14 +41,23 @@ import java.util.Set;
  * reported once through the {@link Listener}).
  *
  * <p><b>Threads.</b> An instance is thread-safe: predictions are serialised on the instance (one at a time, in
- * arrival order of the lock), because one prediction already uses every core on the CPU backend and the pipeline
- * reuses its buffers. For parallelism across devices, load one instance per device. {@link #close} waits for a
- * running prediction, then frees the weights; later calls throw {@link IllegalStateException}.
+ * arrival order: a fair lock), because one prediction already uses every core on the CPU backend and the pipeline
+ * reuses its buffers. For parallelism across devices, load one instance per device. {@link #close} waits its turn
+ * behind the predictions already waiting, then frees the weights; later calls throw {@link IllegalStateException}.
+ *
+ * <p><b>Cancellation.</b> A prediction whose thread is interrupted ({@code Future.cancel(true)}, {@link Thread#interrupt})
+ * or that {@link #cancel()} stops ends at its next operation with a {@link java.util.concurrent.CancellationException}
+ * (cause: the {@link InterruptedException} where there is one), after every buffer it allocated has been released
+ * and every helper thread has stopped; the instance stays usable. An interrupt from the caller is left set on the
+ * thread, as is the convention; one from {@link #cancel()} is cleared.
  *
  * <p>Nothing here prints or exits: messages go to the {@link Listener}; failures are exceptions —
  * {@link IOException} for unreadable files (an {@link dev.onestep.image.ImageException} names the file),
  * {@link IllegalArgumentException} for a zero-size image or one too large for the memory budget (the message gives
- * the size it would need), {@link dev.onestep.io.WeightsException} for a missing or broken checkpoint.
+ * the size it would need), {@link dev.onestep.io.WeightsException} for a missing or broken checkpoint (refused
+ * configs, weights that do not match them, NaN/Inf weights),
+ * {@link dev.onestep.pipeline.NonFiniteException} when a stage produces NaN/Inf (naming the stage),
+ * {@link java.util.concurrent.CancellationException} for a cancelled prediction.
  */
 public final class OneStep implements AutoCloseable {
     /** Where messages go; every method has an empty default. Download progress comes through the parent's methods. */
@@ -135,6 +146,11 @@ public final class OneStep implements AutoCloseable {
     private final MemoryBudget budget;
     private final Set<Task> warnedTasks = EnumSet.noneOf(Task.class);
     private boolean closed;
+    /** Predictions and close() take turns in arrival order (fair), as documented. */
+    private final ReentrantLock lock = new ReentrantLock(true);
+    /** Guards {@link #current} between a prediction's end and {@link #cancel}. */
+    private final Object calls = new Object();
+    private Call current;
 
     private OneStep(Options options, ModelFolder folder, Backend backend, OneStepPipeline pipeline) {
         this.options = options;
@@ -238,24 +254,91 @@ public final class OneStep implements AutoCloseable {
         return new RgbImage(planes, w, h, "float image");
     }
 
-    private synchronized Prediction run(RgbImage img, Task task) {
-        if (closed) throw new IllegalStateException("this OneStep instance is closed");
-        budget.check(img.name(), img.width(), img.height(), options.processingRes(), folder.vae());
-        if (warnedTasks.add(task)) {
-            String w = TaskHint.mismatch(folder.dir(), task);
-            if (w != null) options.listener().warning(w);
+    private Prediction run(RgbImage img, Task task) {
+        acquire();
+        Call call = new Call(Thread.currentThread());
+        try {
+            if (closed) throw new IllegalStateException("this OneStep instance is closed");
+            budget.check(img.name(), img.width(), img.height(), options.processingRes(), folder.vae());
+            if (warnedTasks.add(task)) {
+                String w = TaskHint.mismatch(folder.dir(), task);
+                if (w != null) options.listener().warning(w);
+            }
+            synchronized (calls) {
+                current = call;
+            }
+            Prediction p = pipeline.predict(img, task, options.processingRes(), options.resample(), null);
+            if (call.cancelled) throw cancelled(null);
+            return p;
+        } catch (CancellationException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            if (call.cancelled || Thread.currentThread().isInterrupted()) throw cancelled(e);
+            throw e;
+        } finally {
+            synchronized (calls) {
+                current = null; // from here on cancel() cannot interrupt this thread
+            }
+            if (call.cancelled) Thread.interrupted(); // our own interrupt: the caller's thread is left as it was
+            lock.unlock();
         }
-        return pipeline.predict(img, task, options.processingRes(), options.resample(), null);
     }
 
-    @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
+    /** Takes the instance's fair lock; a thread interrupted while it waits gets a CancellationException. */
+    private void acquire() {
         try {
-            pipeline.close();
+            lock.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw cancelled(e);
+        }
+    }
+
+    private static CancellationException cancelled(Throwable cause) {
+        CancellationException c = new CancellationException("the prediction was cancelled (interrupted); its working memory was released");
+        if (cause != null) c.initCause(cause instanceof CancellationException ce && ce.getCause() != null ? ce.getCause() : cause);
+        return c;
+    }
+
+    /**
+     * Cancels the prediction running now on this instance, from any thread: it stops at its next operation and throws
+     * {@link CancellationException}, having released its working memory; the predicting thread's interrupt status is
+     * left as it was before. Predictions waiting for their turn are not affected.
+     *
+     * @return whether a prediction was running
+     */
+    public boolean cancel() {
+        synchronized (calls) {
+            Call c = current;
+            if (c == null) return false;
+            c.cancelled = true;
+            c.thread.interrupt();
+            return true;
+        }
+    }
+
+    /** One running prediction: its thread, and whether {@link #cancel} asked it to stop. */
+    private static final class Call {
+        final Thread thread;
+        volatile boolean cancelled;
+
+        Call(Thread thread) { this.thread = thread; }
+    }
+
+    /** Waits (in arrival order, behind the predictions already waiting) for the running prediction, then frees everything. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            try {
+                pipeline.close();
+            } finally {
+                backend.close();
+            }
         } finally {
-            backend.close();
+            lock.unlock();
         }
     }
 }
