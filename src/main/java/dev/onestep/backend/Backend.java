@@ -46,6 +46,13 @@ public interface Backend extends AutoCloseable {
     /** Peak bytes of activation memory this backend has held at once, or -1 when unknown. */
     default long peakMemoryBytes() { return -1; }
 
+    /**
+     * Bytes of activation memory held by tensors this backend handed out and that are not closed yet, or -1 when
+     * unknown. Between calls it returns to what the caller still holds: a failed or cancelled op or forward pass leaves
+     * nothing behind (the leak check of the cancellation tests).
+     */
+    default long liveMemoryBytes() { return -1; }
+
     /** A device backend: the most device memory held from its driver (weights, activations, allocator cache); -1 on the host. */
     default long peakDeviceMemoryBytes() { return -1; }
 

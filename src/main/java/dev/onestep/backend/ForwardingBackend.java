@@ -23,6 +23,7 @@ public abstract class ForwardingBackend implements Backend {
     @Override public Tensor zeros(int... shape) { return inner.zeros(shape); }
     @Override public void synchronize() { inner.synchronize(); }
     @Override public long peakMemoryBytes() { return inner.peakMemoryBytes(); }
+    @Override public long liveMemoryBytes() { return inner.liveMemoryBytes(); }
     @Override public long peakDeviceMemoryBytes() { return inner.peakDeviceMemoryBytes(); }
     @Override public long deviceMemoryAvailableBytes() { return inner.deviceMemoryAvailableBytes(); }
     @Override public double peakTflops() { return inner.peakTflops(); }

@@ -1,5 +1,6 @@
 package dev.onestep.model;
 
+import dev.onestep.backend.OpOutput;
 import dev.onestep.tensor.Tensor;
 
 /**
@@ -12,6 +13,15 @@ public interface ActivationHook {
     ActivationHook NONE = (name, t) -> {};
 
     void record(String name, Tensor activation);
+
+    /**
+     * Records {@code t}, which the caller owns, and returns it; if recording fails (a dump's download or write), {@code t}
+     * is closed before the failure propagates, so a failed dump leaks nothing.
+     */
+    default Tensor recordOwned(String name, Tensor t) {
+        if (active()) OpOutput.fill(t, () -> record(name, t));
+        return t;
+    }
 
     /** False for {@link #NONE}: lets a forward pass skip work done only for recording (unfused norms). */
     default boolean active() { return this != NONE; }

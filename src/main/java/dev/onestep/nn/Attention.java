@@ -1,6 +1,7 @@
 package dev.onestep.nn;
 
 import dev.onestep.backend.Backend;
+import dev.onestep.backend.OpOutput;
 import dev.onestep.model.WeightResolver;
 import dev.onestep.tensor.Tensor;
 
@@ -63,7 +64,7 @@ public final class Attention {
         try (Tensor normed = groupNorm.forward(x)) {              // [N, H, W, C]
             out = forward(normed.reshape(n, h * wd, c), null);    // [N, HW, C]
         }
-        backend.addInPlace(out, x.reshape(n, h * wd, c));
+        OpOutput.fill(out, () -> backend.addInPlace(out, x.reshape(n, h * wd, c)));
         return out.takeAs(n, h, wd, c);                          // [N, H, W, C]
     }
 }

@@ -27,9 +27,9 @@ public final class BasicTransformerBlock {
     }
 
     /**
-     * @param x       [N, L, dim]; consumed (closed) by this call
+     * @param x       [N, L, dim]; updated in place (three residual adds), not closed: the caller owns it throughout
      * @param context [N, Lc, crossAttentionDim]
-     * @return [N, L, dim]
+     * @return x
      */
     public Tensor forward(Tensor x, Tensor context) {
         try (Tensor n1 = norm1.forward(x);                                        // [N, L, dim]

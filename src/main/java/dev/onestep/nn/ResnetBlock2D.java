@@ -38,38 +38,47 @@ public final class ResnetBlock2D {
         try (Tensor a = norm1.forwardSilu(x)) {           // [N, H, W, in]
             h = conv1.forward(a);                           // [N, H, W, out]
         }
-        if (timeEmbProj != null && tembAct != null) {
-            try (Tensor t = timeEmbProj.forward(tembAct); Tensor old = h) { // t: [N, out]
-                h = backend.addPerChannel(old, t);          // [N, H, W, out] + t[:, None, None, :]
-            }
-        }
-        if (outputScaleFactor == 1f) {
-            // SD2's VAE and UNet: the residual add is fused into conv2 ((conv2 + bias) + residual, fp32)
-            Tensor s = null;
-            try {
-                s = convShortcut != null ? convShortcut.forward(x) : null; // [N, H, W, out], or null: x is the residual
-                try (Tensor a = norm2.forwardSilu(h)) {       // [N, H, W, out]
-                    return conv2.forwardAdd(a, s != null ? s : x); // [N, H, W, out] + residual
+        try {
+            if (timeEmbProj != null && tembAct != null) {
+                Tensor old = h;
+                h = null;
+                try (old; Tensor t = timeEmbProj.forward(tembAct)) { // t: [N, out]
+                    h = backend.addPerChannel(old, t);      // [N, H, W, out] + t[:, None, None, :]
                 }
-            } finally {
-                h.close();
-                if (s != null) s.close();
             }
-        }
-        Tensor h2;
-        try (Tensor a = norm2.forwardSilu(h)) {           // [N, H, W, out]
-            h2 = conv2.forward(a);                          // [N, H, W, out]
+            return outputScaleFactor == 1f ? fusedTail(x, h) : scaledTail(x, h);
         } finally {
-            h.close();
+            if (h != null) h.close();
         }
-        if (convShortcut != null) {
-            try (Tensor s = convShortcut.forward(x)) {      // [N, H, W, out]
-                backend.addInPlace(h2, s);
+    }
+
+    /** SD2's VAE and UNet: the residual add fused into conv2, (conv2 + bias) + residual in fp32. h is not consumed. */
+    private Tensor fusedTail(Tensor x, Tensor h) {
+        Tensor s = null;
+        try {
+            s = convShortcut != null ? convShortcut.forward(x) : null; // [N, H, W, out], or null: x is the residual
+            try (Tensor a = norm2.forwardSilu(h)) {           // [N, H, W, out]
+                return conv2.forwardAdd(a, s != null ? s : x); // [N, H, W, out] + residual
             }
-        } else {
-            backend.addInPlace(h2, x);
+        } finally {
+            if (s != null) s.close();
+        }
+    }
+
+    /** (conv2 + residual) / output_scale_factor. h is not consumed. */
+    private Tensor scaledTail(Tensor x, Tensor h) {
+        Tensor h2;
+        try (Tensor a = norm2.forwardSilu(h)) {               // [N, H, W, out]
+            h2 = conv2.forward(a);                              // [N, H, W, out]
         }
         try (h2) {
+            if (convShortcut != null) {
+                try (Tensor s = convShortcut.forward(x)) {      // [N, H, W, out]
+                    backend.addInPlace(h2, s);
+                }
+            } else {
+                backend.addInPlace(h2, x);
+            }
             return backend.axpby(1f / outputScaleFactor, h2, 0f, null);
         }
     }

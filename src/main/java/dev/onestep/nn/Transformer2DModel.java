@@ -1,6 +1,7 @@
 package dev.onestep.nn;
 
 import dev.onestep.backend.Backend;
+import dev.onestep.backend.OpOutput;
 import dev.onestep.model.WeightResolver;
 import dev.onestep.tensor.Tensor;
 
@@ -36,12 +37,12 @@ public final class Transformer2DModel {
         try (Tensor normed = norm.forward(x)) {                     // [N, H, W, C]
             t = projIn.forward(normed.reshape(n, h * wd, c));       // [N, HW, C]
         }
-        for (BasicTransformerBlock block : blocks) t = block.forward(t, context); // [N, HW, C]
         Tensor out;
-        try (Tensor last = t) {
+        try (Tensor last = t) {                                     // the blocks update t in place
+            for (BasicTransformerBlock block : blocks) block.forward(last, context); // [N, HW, C]
             out = projOut.forward(last);                            // [N, HW, C]
         }
-        backend.addInPlace(out, x.reshape(n, h * wd, c));
+        OpOutput.fill(out, () -> backend.addInPlace(out, x.reshape(n, h * wd, c)));
         return out.takeAs(n, h, wd, c);                             // [N, H, W, C]
     }
 }

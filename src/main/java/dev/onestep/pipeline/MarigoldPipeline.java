@@ -171,9 +171,9 @@ public final class MarigoldPipeline {
         try (Tensor h = Tensor.of(Layouts.nchwToNhwc(init, 1, c, h8, w8), 1, h8, w8, c)) {
             xt = backend.upload(h);                                                      // [1, h8, w8, c]
         }
-        if (dump != null) dump.stage(prefix + "init_noise", xt);
         Tensor x0 = null;
         try {
+            if (dump != null) dump.stage(prefix + "init_noise", xt);
             for (int i = 0; i < timesteps.length; i++) {
                 DdimScheduler.Step st = scheduler.step(timesteps[i], steps);
                 Tensor prev;
@@ -188,12 +188,12 @@ public final class MarigoldPipeline {
                         prev = backend.axpby(st.sqrtAlphaPrev(), x0, st.sqrtOneMinusAlphaPrev(), eps);
                     }
                 }
-                if (dump != null) {
-                    dump.stage(prefix + "x0_step" + i, x0);
-                    dump.stage(prefix + "prev_sample_step" + i, prev);
-                }
                 xt.close();
                 xt = prev;
+                if (dump != null) {
+                    dump.stage(prefix + "x0_step" + i, x0);
+                    dump.stage(prefix + "prev_sample_step" + i, xt);
+                }
             }
             if (fin == FinalLatent.X0) {
                 Tensor r = x0;

@@ -1,6 +1,7 @@
 package dev.onestep.pipeline;
 
 import dev.onestep.backend.Backend;
+import dev.onestep.backend.OpOutput;
 import dev.onestep.image.Normalize;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;
@@ -180,7 +181,7 @@ public final class OneStepPipeline implements AutoCloseable {
                 try (Tensor mean = backend.sliceChannels(moments, 0, moments.dim(-1) / 2)) { // [1, h8, w8, 4]
                     if (dump != null) dump.stage("vae_enc_mean", mean);
                     Tensor latent = backend.axpby(scalingFactor, mean, 0f, null);
-                    if (dump != null) dump.stage("rgb_latent", latent);
+                    if (dump != null) OpOutput.fill(latent, () -> dump.stage("rgb_latent", latent));
                     return checked(latent, "VAE encoder", "the image latent");
                 }
             }
@@ -291,13 +292,8 @@ public final class OneStepPipeline implements AutoCloseable {
 
     /** {@code t} when it is finite; otherwise it is closed and the stage named in a {@link NonFiniteException}. */
     private Tensor checked(Tensor t, String stage, String what) {
-        try {
-            StageCheck.finite(backend, stage, what, t);
-            return t;
-        } catch (RuntimeException | Error e) {
-            t.close();
-            throw e;
-        }
+        OpOutput.fill(t, () -> StageCheck.finite(backend, stage, what, t));
+        return t;
     }
 
     private static double ms(long nanos) { return nanos / 1e6; }

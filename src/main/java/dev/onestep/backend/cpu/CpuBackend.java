@@ -3,6 +3,7 @@ package dev.onestep.backend.cpu;
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.Conv2dWeights;
 import dev.onestep.backend.LinearWeights;
+import dev.onestep.backend.OpOutput;
 import dev.onestep.backend.Padding;
 import dev.onestep.tensor.DType;
 import dev.onestep.tensor.Tensor;
@@ -103,6 +104,10 @@ public final class CpuBackend implements Backend {
     /** Peak bytes of pooled activation memory (live plus idle buffers) since construction or {@link #resetPeakMemory}. */
     @Override
     public long peakMemoryBytes() { return pool.peakBytes(); }
+
+    /** Bytes of pooled activation memory held by live tensors now. */
+    @Override
+    public long liveMemoryBytes() { return pool.liveBytes(); }
 
     /** Restarts {@link #peakMemoryBytes} from what the pool holds now. */
     public void resetPeakMemory() { pool.resetPeak(); }
@@ -210,7 +215,7 @@ public final class CpuBackend implements Backend {
         int n = x.dim(0), h = x.dim(1), wd = x.dim(2);
         int oh = pad.outSize(h, w.kh, stride, true), ow = pad.outSize(wd, w.kw, stride, false);
         Tensor y = out(n, oh, ow, w.o);
-        ConvGemm.run(x.data(), n, h, wd, w.i, w.kh, w.kw, stride, pad, w.packed, y.data(), oh, ow, vector);
+        OpOutput.fill(y, () -> ConvGemm.run(x.data(), n, h, wd, w.i, w.kh, w.kw, stride, pad, w.packed, y.data(), oh, ow, vector));
         if (OpProfile.ON) OpProfile.stop(t0, "conv2d k" + w.kh + " s" + stride + " " + h + "x" + wd + "x" + w.i + "->" + w.o);
         return y;
     }
@@ -232,7 +237,7 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < outW; i++) cols[i] = CpuMath.nearestSource(i, wd, outW);
         int oh = pad.outSize(outH, w.kh, stride, true), ow = pad.outSize(outW, w.kw, stride, false);
         Tensor y = out(n, oh, ow, w.o);
-        ConvGemm.run(x.data(), n, outH, outW, w.i, rows, cols, w.kh, w.kw, stride, pad, w.packed, y.data(), oh, ow, vector);
+        OpOutput.fill(y, () -> ConvGemm.run(x.data(), n, outH, outW, w.i, rows, cols, w.kh, w.kw, stride, pad, w.packed, y.data(), oh, ow, vector));
         if (OpProfile.ON) OpProfile.stop(t0, "upsample+conv2d k" + w.kh + " " + h + "x" + wd + "x" + w.i + "->" + outH + "x" + outW + "x" + w.o);
         return y;
     }
@@ -247,7 +252,7 @@ public final class CpuBackend implements Backend {
         long m = Checks.rows(x);
         Checks.require(m < Integer.MAX_VALUE, "linear", "too many rows:", x.shape());
         Tensor y = out(Checks.withLast(x.shape(), w.packed.n));
-        Gemm.run((int) m, w.packed, Gemm.matrix(x.data(), w.packed.k), Gemm.uniformKBlocks(w.packed.k), y.data(), vector);
+        OpOutput.fill(y, () -> Gemm.run((int) m, w.packed, Gemm.matrix(x.data(), w.packed.k), Gemm.uniformKBlocks(w.packed.k), y.data(), vector));
         if (OpProfile.ON) OpProfile.stop(t0, "linear M=" + m + " K=" + w.packed.k + " N=" + w.packed.n);
         return y;
     }
@@ -259,7 +264,7 @@ public final class CpuBackend implements Backend {
         int n = x.dim(0), c = x.dim(-1);
         long p = x.numel() / ((long) n * c);
         Tensor y = out(x.shape());
-        Norms.groupNorm(x.data(), y.data(), n, p, c, groups, gamma.toFloatArray(), beta.toFloatArray(), eps, silu, vector);
+        OpOutput.fill(y, () -> Norms.groupNorm(x.data(), y.data(), n, p, c, groups, gamma.toFloatArray(), beta.toFloatArray(), eps, silu, vector));
         if (OpProfile.ON) OpProfile.stop(t0, "groupNorm" + (silu ? "+silu " : " ") + java.util.Arrays.toString(x.shape()));
         return y;
     }
@@ -269,7 +274,7 @@ public final class CpuBackend implements Backend {
         long t0 = OpProfile.start();
         Checks.checkLayerNorm("layerNorm", x, gamma, beta);
         Tensor y = out(x.shape());
-        Norms.layerNorm(x.data(), y.data(), Checks.rows(x), x.dim(-1), gamma.toFloatArray(), beta.toFloatArray(), eps, vector);
+        OpOutput.fill(y, () -> Norms.layerNorm(x.data(), y.data(), Checks.rows(x), x.dim(-1), gamma.toFloatArray(), beta.toFloatArray(), eps, vector));
         if (OpProfile.ON) OpProfile.stop(t0, "layerNorm " + java.util.Arrays.toString(x.shape()));
         return y;
     }
@@ -279,7 +284,7 @@ public final class CpuBackend implements Backend {
         long t0 = OpProfile.start();
         Checks.f32("silu", "x", x);
         Tensor y = out(x.shape());
-        Elementwise.unary(Elementwise.Unary.SILU, x.data(), y.data(), x.numel(), vector);
+        OpOutput.fill(y, () -> Elementwise.unary(Elementwise.Unary.SILU, x.data(), y.data(), x.numel(), vector));
         if (OpProfile.ON) OpProfile.stop(t0, "silu " + java.util.Arrays.toString(x.shape()));
         return y;
     }
@@ -288,7 +293,7 @@ public final class CpuBackend implements Backend {
     public Tensor gelu(Tensor x) {
         Checks.f32("gelu", "x", x);
         Tensor y = out(x.shape());
-        Elementwise.unary(Elementwise.Unary.GELU, x.data(), y.data(), x.numel(), vector);
+        OpOutput.fill(y, () -> Elementwise.unary(Elementwise.Unary.GELU, x.data(), y.data(), x.numel(), vector));
         return y;
     }
 
@@ -299,7 +304,7 @@ public final class CpuBackend implements Backend {
         Checks.require(x.rank() >= 1 && x.dim(-1) % 2 == 0, "geglu", "last dim must be even, got", x.shape());
         int f = x.dim(-1) / 2;
         Tensor y = out(Checks.withLast(x.shape(), f));
-        Elementwise.geglu(x.data(), y.data(), Checks.rows(x), f, vector);
+        OpOutput.fill(y, () -> Elementwise.geglu(x.data(), y.data(), Checks.rows(x), f, vector));
         if (OpProfile.ON) OpProfile.stop(t0, "geglu " + java.util.Arrays.toString(x.shape()));
         return y;
     }
@@ -311,12 +316,14 @@ public final class CpuBackend implements Backend {
         int n = q.dim(0), lq = q.dim(1), lk = k.dim(1), d = q.dim(2) / heads, dv = v.dim(2) / heads;
         boolean work = lq > 0 && d > 0 && dv > 0;
         Tensor out = pool.tensor(DType.F32, !work, n, lq, heads * dv);
-        if (work && ShortAttention.applies(lk))
-            ShortAttention.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, causal, vector);
-        else if (work && AttentionGemm.applies(lq, lk, d, dv, causal))
-            AttentionGemm.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, vector);
-        else if (work)
-            FlashAttention.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, causal, vector);
+        OpOutput.fill(out, () -> {
+            if (work && ShortAttention.applies(lk))
+                ShortAttention.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, causal, vector);
+            else if (work && AttentionGemm.applies(lq, lk, d, dv, causal))
+                AttentionGemm.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, vector);
+            else if (work)
+                FlashAttention.run(q.data(), k.data(), v.data(), out.data(), n, lq, lk, heads, d, dv, scale, causal, vector);
+        });
         if (OpProfile.ON) OpProfile.stop(t0, "attention Lq=" + lq + " Lk=" + lk + " heads=" + heads + " d=" + d);
         return out;
     }
@@ -330,11 +337,11 @@ public final class CpuBackend implements Backend {
         int[] sx = new int[outW];
         for (int ox = 0; ox < outW; ox++) sx[ox] = CpuMath.nearestSource(ox, w, outW);
         MemorySegment src = x.data(), dst = y.data();
-        Parallel.parallelFor(n * outH, row -> {
+        OpOutput.fill(y, () -> Parallel.parallelFor(n * outH, row -> {
             int b = row / outH, oy = row % outH, iy = CpuMath.nearestSource(oy, h, outH);
             for (int ox = 0; ox < outW; ox++)
                 MemorySegment.copy(src, (((long) b * h + iy) * w + sx[ox]) * c * 4, dst, (((long) b * outH + oy) * outW + ox) * c * 4, c * 4L);
-        });
+        }));
         if (OpProfile.ON) OpProfile.stop(t0, "upsample " + java.util.Arrays.toString(x.shape()));
         return y;
     }
@@ -350,7 +357,9 @@ public final class CpuBackend implements Backend {
         Checks.checkEmbedding("embedding", table, ids);
         int c = table.dim(1);
         Tensor y = out(1, ids.length, c);
-        for (int i = 0; i < ids.length; i++) MemorySegment.copy(table.data(), (long) ids[i] * c * 4, y.data(), (long) i * c * 4, c * 4L);
+        OpOutput.fill(y, () -> {
+            for (int i = 0; i < ids.length; i++) MemorySegment.copy(table.data(), (long) ids[i] * c * 4, y.data(), (long) i * c * 4, c * 4L);
+        });
         return y;
     }
 
@@ -361,8 +370,10 @@ public final class CpuBackend implements Backend {
         int ca = a.dim(-1), cb = b.dim(-1);
         Tensor y = out(Checks.withLast(a.shape(), ca + cb));
         long rows = Checks.rows(a);
-        Elementwise.copyColumns(a.data(), ca, 0, y.data(), ca + cb, 0, ca, rows);
-        Elementwise.copyColumns(b.data(), cb, 0, y.data(), ca + cb, ca, cb, rows);
+        OpOutput.fill(y, () -> {
+            Elementwise.copyColumns(a.data(), ca, 0, y.data(), ca + cb, 0, ca, rows);
+            Elementwise.copyColumns(b.data(), cb, 0, y.data(), ca + cb, ca, cb, rows);
+        });
         if (OpProfile.ON) OpProfile.stop(t0, "concat " + java.util.Arrays.toString(a.shape()));
         return y;
     }
@@ -372,7 +383,7 @@ public final class CpuBackend implements Backend {
         Checks.checkSlice("sliceChannels", x, start, count);
         int c = x.dim(-1);
         Tensor y = out(Checks.withLast(x.shape(), count));
-        Elementwise.copyColumns(x.data(), c, start, y.data(), count, 0, count, Checks.rows(x));
+        OpOutput.fill(y, () -> Elementwise.copyColumns(x.data(), c, start, y.data(), count, 0, count, Checks.rows(x)));
         return y;
     }
 
@@ -383,7 +394,7 @@ public final class CpuBackend implements Backend {
         Checks.f32("add", "b", b);
         Checks.sameShape("add", a, b);
         Tensor y = out(a.shape());
-        Elementwise.axpby(1f, a.data(), 1f, b.data(), y.data(), a.numel(), vector);
+        OpOutput.fill(y, () -> Elementwise.axpby(1f, a.data(), 1f, b.data(), y.data(), a.numel(), vector));
         if (OpProfile.ON) OpProfile.stop(t0, "add " + java.util.Arrays.toString(a.shape()));
         return y;
     }
@@ -405,7 +416,7 @@ public final class CpuBackend implements Backend {
         Checks.checkAddPerChannel("addPerChannel", x, v);
         int n = x.dim(0), c = x.dim(-1);
         Tensor y = out(x.shape());
-        Elementwise.addPerChannel(x.data(), v.data(), y.data(), n, x.numel() / ((long) n * c), c, vector);
+        OpOutput.fill(y, () -> Elementwise.addPerChannel(x.data(), v.data(), y.data(), n, x.numel() / ((long) n * c), c, vector));
         if (OpProfile.ON) OpProfile.stop(t0, "addPerChannel " + java.util.Arrays.toString(x.shape()));
         return y;
     }
@@ -419,7 +430,7 @@ public final class CpuBackend implements Backend {
             Checks.sameShape("axpby", x, y);
         }
         Tensor out = out(x.shape());
-        Elementwise.axpby(alpha, x.data(), beta, y == null ? null : y.data(), out.data(), x.numel(), vector);
+        OpOutput.fill(out, () -> Elementwise.axpby(alpha, x.data(), beta, y == null ? null : y.data(), out.data(), x.numel(), vector));
         if (OpProfile.ON) OpProfile.stop(t0, "axpby " + java.util.Arrays.toString(x.shape()));
         return out;
     }

@@ -1,5 +1,6 @@
 package dev.onestep.backend.cpu;
 
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -26,13 +27,25 @@ public final class Parallel {
         return t;
     });
 
-    /** Runs body(i) for i in [0, n), spread over the pool; returns when all are done; rethrows the first failure. */
+    /**
+     * Runs body(i) for i in [0, n), spread over the pool; returns when all are done; rethrows the first failure.
+     *
+     * <p>Cancellation: an interrupted caller (flag set on entry, or set while the work runs) stops claiming
+     * indices, waits for the chunks already running on helpers (they write into buffers the caller is about to
+     * release, so it never returns before they are done), and throws {@link CancellationException} with an
+     * {@link InterruptedException} cause; the interrupt flag stays set for the layers above.
+     */
     public static void parallelFor(int n, IntConsumer body) {
         if (n <= 0) return;
+        checkInterrupt();
         if (n == 1 || POOL == null) {
-            for (int i = 0; i < n; i++) body.accept(i);
+            for (int i = 0; i < n; i++) {
+                if (i > 0) checkInterrupt();
+                body.accept(i);
+            }
             return;
         }
+        Thread caller = Thread.currentThread();
         AtomicInteger next = new AtomicInteger();
         CountDownLatch done = new CountDownLatch(n);
         AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -40,6 +53,7 @@ public final class Parallel {
             int i;
             while ((i = next.getAndIncrement()) < n) {
                 try {
+                    if (Thread.currentThread() == caller && caller.isInterrupted()) failure.compareAndSet(null, cancelled());
                     if (failure.get() == null) body.accept(i);
                 } catch (Throwable t) {
                     failure.compareAndSet(null, t);
@@ -51,16 +65,33 @@ public final class Parallel {
         int helpers = Math.min(THREADS - 1, n - 1);
         for (int h = 0; h < helpers; h++) POOL.execute(drain);
         drain.run();
-        try {
-            done.await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for parallel work", e);
+        boolean interrupted = false;
+        while (true) {
+            try {
+                done.await();
+                break;
+            } catch (InterruptedException e) {
+                // stop the helpers claiming more, then keep waiting for the chunks they are running
+                interrupted = true;
+                failure.compareAndSet(null, cancelled());
+            }
         }
+        if (interrupted) caller.interrupt();
         Throwable t = failure.get();
         if (t instanceof RuntimeException re) throw re;
         if (t instanceof Error er) throw er;
         if (t != null) throw new IllegalStateException(t);
+    }
+
+    /** Throws the cancellation {@link #parallelFor} documents when the current thread's interrupt flag is set (the flag stays set). */
+    public static void checkInterrupt() {
+        if (Thread.currentThread().isInterrupted()) throw cancelled();
+    }
+
+    private static CancellationException cancelled() {
+        CancellationException e = new CancellationException("interrupted: the computation was cancelled");
+        e.initCause(new InterruptedException());
+        return e;
     }
 
     /** A body over a half-open range [start, end). */

@@ -4,6 +4,7 @@ import dev.onestep.backend.Backend;
 import dev.onestep.backend.Backends;
 import dev.onestep.backend.Conv2dWeights;
 import dev.onestep.backend.LinearWeights;
+import dev.onestep.backend.OpOutput;
 import dev.onestep.backend.OpTimer;
 import dev.onestep.backend.Padding;
 import dev.onestep.backend.cpu.ReferenceBackend;
@@ -241,6 +242,9 @@ public final class CudaBackend implements Backend {
 
     @Override public long peakMemoryBytes() { return pool.peakInUseBytes(); }
 
+    /** Activation blocks handed out and not yet released (weights are persistent blocks and not counted). */
+    @Override public long liveMemoryBytes() { return pool.inUseBytes(); }
+
     @Override
     public synchronized long deviceMemoryAvailableBytes() { return driver.memoryInfo()[0] + pool.cachedBytes(); }
 
@@ -413,7 +417,7 @@ public final class CudaBackend implements Backend {
     public synchronized Tensor upload(Tensor host) {
         requireHostFloating("upload", host);
         Tensor y = newTensor(dtype, host.shape());
-        uploadInto(addr(y), host, dtype);
+        OpOutput.fill(y, () -> uploadInto(addr(y), host, dtype));
         return y;
     }
 
@@ -440,7 +444,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor zeros(int... shape) {
         Tensor y = newTensor(dtype, shape);
-        driver.zero(addr(y), y.numel() * elem);
+        OpOutput.fill(y, () -> driver.zero(addr(y), y.numel() * elem));
         return y;
     }
 
@@ -582,7 +586,7 @@ public final class CudaBackend implements Backend {
         long rows = CudaChecks.rows(x);
         require(rows <= Integer.MAX_VALUE, "linear", "too many rows for one GEMM:", x.shape());
         Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), w.out));
-        if (rows > 0) {
+        if (rows > 0) OpOutput.fill(y, () -> {
             // Review fix: cuBLAS/cuDNN use the CUDA runtime, which binds to the calling thread's current context.
             // newTensor() may be served from the pool without any driver call, so on a thread that has not made
             // the context current yet, the runtime would pick/create device 0's primary context instead (wrong
@@ -590,7 +594,7 @@ public final class CudaBackend implements Backend {
             driver.makeCurrent();
             cublas.linearRowMajor(addr(y), addr(x), w.w, (int) rows, w.in, w.out, gemmType, gemmCompute);
             addBias(addr(y), w.bias, w.out, rows * w.out);
-        }
+        });
         return y;
     }
 
@@ -624,20 +628,26 @@ public final class CudaBackend implements Backend {
             require(residual.rank() == 4 && residual.dim(0) == n && residual.dim(1) == oh && residual.dim(2) == ow && residual.dim(3) == w.o, op,
                     "residual must be the output's shape " + java.util.Arrays.toString(new int[] {n, oh, ow, w.o}) + ", got", residual.shape());
         Tensor y = newTensor(dtype, n, oh, ow, w.o);
-        long outRows = (long) n * oh * ow;
+        OpOutput.fill(y, () -> convolveInto(x, w, stride, pad, residual, y));
+        return y;
+    }
+
+    /** The queued work of {@link #convolve} into its output y [N, H', W', O]. */
+    private void convolveInto(Tensor x, ConvW w, int stride, Padding pad, Tensor residual, Tensor y) {
+        int c = x.dim(3), oh = y.dim(1), ow = y.dim(2);
+        long outRows = (long) y.dim(0) * oh * ow;
         boolean noPad = pad.top() == 0 && pad.bottom() == 0 && pad.left() == 0 && pad.right() == 0;
-        if (outRows == 0) return y;
+        if (outRows == 0) return;
         driver.makeCurrent(); // see linear(): cuBLAS/cuDNN run on the calling thread's current context
         if (w.kh == 1 && w.kw == 1 && stride == 1 && noPad) {
             // a 1×1 convolution is a GEMM over positions: [N·H·W, I] · [O, I]ᵀ
             cublas.linearRowMajor(addr(y), addr(x), w.w, Math.toIntExact(outRows), c, w.o, gemmType, gemmCompute);
         } else {
             ConvRun r = cudnn != null ? convCudnn(x, w, y, stride, pad, residual) : ConvRun.NOT_RUN;
-            if (r == ConvRun.FUSED) return y; // bias (and residual) already added by cuDNN
+            if (r == ConvRun.FUSED) return; // bias (and residual) already added by cuDNN
             if (r == ConvRun.NOT_RUN) convIm2col(x, w, y, stride, pad, oh, ow);
         }
         epilogue(addr(y), w.bias, residual, w.o, outRows * w.o);
-        return y;
     }
 
     /** What {@link #convCudnn} did: nothing (use im2col), the convolution only, or convolution + bias (+ residual). */
@@ -787,27 +797,29 @@ public final class CudaBackend implements Backend {
         int chunks = Math.ceilDiv(p, ppc);
         int statSmem = (rpi * c + 2 * groups) * 4;
         long nc = (long) n * c;
-        long partial = pool.acquire((long) ng * chunks * 3 * 4), coef = pool.acquire(3 * nc * 4);
-        try {
-            CudaDriver.Kernel stats = driver.kernel("norms", "group_norm_stats_" + sfx);
-            if (statSmem > 48 * 1024 && sharedSet.getOrDefault(stats.name(), 0) < statSmem) {
-                driver.setMaxDynamicShared(stats, statSmem);
-                sharedSet.put(stats.name(), statSmem);
+        OpOutput.fill(y, () -> {
+            long partial = pool.acquire((long) ng * chunks * 3 * 4), coef = pool.acquire(3 * nc * 4);
+            try {
+                CudaDriver.Kernel stats = driver.kernel("norms", "group_norm_stats_" + sfx);
+                if (statSmem > 48 * 1024 && sharedSet.getOrDefault(stats.name(), 0) < statSmem) {
+                    driver.setMaxDynamicShared(stats, statSmem);
+                    sharedSet.put(stats.name(), statSmem);
+                }
+                driver.launch(stats, chunks, n, statThreads, statSmem,
+                        kargs().ptr(addr(x)).ptr(partial).i32(p).i32(c).i32(groups).i32(ppc).i32(vec ? 1 : 0));
+                driver.launch(driver.kernel("norms", "group_norm_finalize"), ng, 1, 256, 0, // a block per (n, g)
+                        kargs().ptr(partial).ptr(coef).ptr(addr(gamma)).ptr(addr(beta)).i32(ng).i32(groups).i32(c).i32(chunks).f32(eps));
+                int per = p * c;
+                boolean shared = 12L * c <= 48 * 1024; // the coefficients in shared memory (3·C floats)
+                int blocks = (int) Math.max(1, Math.min(Math.ceilDiv((long) per / unit, BLOCK),
+                        Math.ceilDiv((long) driver.multiprocessors * 32, n)));
+                driver.launch(driver.kernel("norms", "group_norm_apply_" + sfx), blocks, n, BLOCK, shared ? 12 * c : 0,
+                        kargs().ptr(addr(x)).ptr(addr(y)).ptr(coef).i32(per).i32(c).i64(nc).i32(silu ? 1 : 0).i32(vec ? 1 : 0).i32(shared ? 1 : 0));
+            } finally {
+                pool.release(partial);
+                pool.release(coef);
             }
-            driver.launch(stats, chunks, n, statThreads, statSmem,
-                    kargs().ptr(addr(x)).ptr(partial).i32(p).i32(c).i32(groups).i32(ppc).i32(vec ? 1 : 0));
-            driver.launch(driver.kernel("norms", "group_norm_finalize"), ng, 1, 256, 0, // a block per (n, g)
-                    kargs().ptr(partial).ptr(coef).ptr(addr(gamma)).ptr(addr(beta)).i32(ng).i32(groups).i32(c).i32(chunks).f32(eps));
-            int per = p * c;
-            boolean shared = 12L * c <= 48 * 1024; // the coefficients in shared memory (3·C floats)
-            int blocks = (int) Math.max(1, Math.min(Math.ceilDiv((long) per / unit, BLOCK),
-                    Math.ceilDiv((long) driver.multiprocessors * 32, n)));
-            driver.launch(driver.kernel("norms", "group_norm_apply_" + sfx), blocks, n, BLOCK, shared ? 12 * c : 0,
-                    kargs().ptr(addr(x)).ptr(addr(y)).ptr(coef).i32(per).i32(c).i64(nc).i32(silu ? 1 : 0).i32(vec ? 1 : 0).i32(shared ? 1 : 0));
-        } finally {
-            pool.release(partial);
-            pool.release(coef);
-        }
+        });
         return y;
     }
 
@@ -820,11 +832,11 @@ public final class CudaBackend implements Backend {
         int c = x.dim(-1);
         long rows = CudaChecks.rows(x);
         Tensor y = newTensor(dtype, x.shape());
-        if (rows > 0) {
+        if (rows > 0) OpOutput.fill(y, () -> {
             int warpsPerBlock = 4;
             driver.launch(driver.kernel("norms", "layer_norm_" + sfx), Math.toIntExact(Math.ceilDiv(rows, warpsPerBlock)), 1, 32 * warpsPerBlock, 0,
                     kargs().ptr(addr(x)).ptr(addr(y)).ptr(addr(gamma)).ptr(addr(beta)).i64(rows).i32(c).f32(eps));
-        }
+        });
         return y;
     }
 
@@ -832,7 +844,7 @@ public final class CudaBackend implements Backend {
         CudaChecks.device(op, "x", x, dtype);
         Tensor y = newTensor(dtype, x.shape());
         long n = x.numel();
-        run("activations", op + "_" + sfx, n, kargs().ptr(addr(x)).ptr(addr(y)).i64(n));
+        OpOutput.fill(y, () -> run("activations", op + "_" + sfx, n, kargs().ptr(addr(x)).ptr(addr(y)).i64(n)));
         return y;
     }
 
@@ -847,7 +859,7 @@ public final class CudaBackend implements Backend {
         int f = x.dim(-1) / 2;
         long rows = CudaChecks.rows(x);
         Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), f));
-        run("activations", "geglu_" + sfx, rows * f, kargs().ptr(addr(x)).ptr(addr(y)).i64(rows).i32(f));
+        OpOutput.fill(y, () -> run("activations", "geglu_" + sfx, rows * f, kargs().ptr(addr(x)).ptr(addr(y)).i64(rows).i32(f)));
         return y;
     }
 
@@ -932,9 +944,10 @@ public final class CudaBackend implements Backend {
             sharedSet.put(kern.name(), smem);
         }
         Tensor o = newTensor(dtype, n, lq, heads * dv);
+        int grid = Math.ceilDiv(lq, rowsPerBlock), blockThreads = threads, shared = smem;
         if (lq > 0)
-            driver.launch(kern, Math.ceilDiv(lq, rowsPerBlock), n * heads, threads, smem, kargs().ptr(addr(q)).ptr(addr(k)).ptr(addr(v)).ptr(addr(o))
-                    .i32(lq).i32(lk).i32(heads).i32(d).i32(dv).f32(scale).i32(causal ? 1 : 0));
+            OpOutput.fill(o, () -> driver.launch(kern, grid, n * heads, blockThreads, shared, kargs().ptr(addr(q)).ptr(addr(k)).ptr(addr(v)).ptr(addr(o))
+                    .i32(lq).i32(lk).i32(heads).i32(d).i32(dv).f32(scale).i32(causal ? 1 : 0)));
         return o;
     }
 
@@ -950,7 +963,8 @@ public final class CudaBackend implements Backend {
         Tensor y = newTensor(dtype, n, outH, outW, c);
         // PyTorch (and CpuMath.nearestSource): scale = (float) in / out
         float sh = (float) h / outH, sw = (float) w / outW;
-        run("elementwise", "upsample_nearest_" + sfx, y.numel(), kargs().ptr(addr(x)).ptr(addr(y)).i32(n).i32(h).i32(w).i32(c).i32(outH).i32(outW).f32(sh).f32(sw));
+        OpOutput.fill(y, () -> run("elementwise", "upsample_nearest_" + sfx, y.numel(),
+                kargs().ptr(addr(x)).ptr(addr(y)).i32(n).i32(h).i32(w).i32(c).i32(outH).i32(outW).f32(sh).f32(sw)));
         return y;
     }
 
@@ -975,13 +989,15 @@ public final class CudaBackend implements Backend {
         int c = table.dim(1);
         Tensor y = newTensor(dtype, 1, ids.length, c);
         if (ids.length == 0) return y;
-        long dIds = pool.acquire(4L * ids.length);
-        try (Arena arena = Arena.ofConfined()) {
-            driver.copyToDevice(dIds, arena.allocateFrom(ValueLayout.JAVA_INT, ids), 4L * ids.length);
-            run("elementwise", "embedding_" + sfx, (long) ids.length * c, kargs().ptr(addr(table)).ptr(dIds).ptr(addr(y)).i32(ids.length).i32(c));
-        } finally {
-            pool.release(dIds);
-        }
+        OpOutput.fill(y, () -> {
+            long dIds = pool.acquire(4L * ids.length);
+            try (Arena arena = Arena.ofConfined()) {
+                driver.copyToDevice(dIds, arena.allocateFrom(ValueLayout.JAVA_INT, ids), 4L * ids.length);
+                run("elementwise", "embedding_" + sfx, (long) ids.length * c, kargs().ptr(addr(table)).ptr(dIds).ptr(addr(y)).i32(ids.length).i32(c));
+            } finally {
+                pool.release(dIds);
+            }
+        });
         return y;
     }
 
@@ -993,7 +1009,7 @@ public final class CudaBackend implements Backend {
         int ca = a.dim(-1), cb = b.dim(-1);
         long rows = CudaChecks.rows(a);
         Tensor y = newTensor(dtype, CudaChecks.withLast(a.shape(), ca + cb));
-        run("elementwise", "concat_channels_" + sfx, y.numel(), kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(y)).i64(rows).i32(ca).i32(cb));
+        OpOutput.fill(y, () -> run("elementwise", "concat_channels_" + sfx, y.numel(), kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(y)).i64(rows).i32(ca).i32(cb)));
         return y;
     }
 
@@ -1004,7 +1020,7 @@ public final class CudaBackend implements Backend {
                 "channels [" + start + ", " + (start + count) + ") out of range for x", x.shape());
         long rows = CudaChecks.rows(x);
         Tensor y = newTensor(dtype, CudaChecks.withLast(x.shape(), count));
-        run("elementwise", "slice_channels_" + sfx, y.numel(), kargs().ptr(addr(x)).ptr(addr(y)).i64(rows).i32(x.dim(-1)).i32(start).i32(count));
+        OpOutput.fill(y, () -> run("elementwise", "slice_channels_" + sfx, y.numel(), kargs().ptr(addr(x)).ptr(addr(y)).i64(rows).i32(x.dim(-1)).i32(start).i32(count)));
         return y;
     }
 
@@ -1015,7 +1031,7 @@ public final class CudaBackend implements Backend {
         CudaChecks.sameShape("add", a, b);
         Tensor y = newTensor(dtype, a.shape());
         long n = a.numel();
-        run("elementwise", "add_" + sfx, n, kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(y)).i64(n));
+        OpOutput.fill(y, () -> run("elementwise", "add_" + sfx, n, kargs().ptr(addr(a)).ptr(addr(b)).ptr(addr(y)).i64(n)));
         return y;
     }
 
@@ -1037,7 +1053,7 @@ public final class CudaBackend implements Backend {
         require(v.numel() == (long) x.dim(0) * x.dim(-1) && v.dim(-1) == x.dim(-1), "addPerChannel", "v must be [N, C] for x", x.shape(), "v", v.shape());
         Tensor y = newTensor(dtype, x.shape());
         long n = x.numel(), perSample = n / Math.max(1, x.dim(0));
-        run("elementwise", "add_per_channel_" + sfx, n, kargs().ptr(addr(x)).ptr(addr(v)).ptr(addr(y)).i64(perSample).i32(x.dim(-1)).i64(n));
+        OpOutput.fill(y, () -> run("elementwise", "add_per_channel_" + sfx, n, kargs().ptr(addr(x)).ptr(addr(v)).ptr(addr(y)).i64(perSample).i32(x.dim(-1)).i64(n)));
         return y;
     }
 
@@ -1050,7 +1066,8 @@ public final class CudaBackend implements Backend {
         }
         Tensor out = newTensor(dtype, x.shape());
         long n = x.numel();
-        run("elementwise", "axpby_" + sfx, n, kargs().ptr(addr(x)).ptr(y == null ? 0 : addr(y)).ptr(addr(out)).f32(alpha).f32(beta).i32(y == null ? 0 : 1).i64(n));
+        OpOutput.fill(out, () -> run("elementwise", "axpby_" + sfx, n,
+                kargs().ptr(addr(x)).ptr(y == null ? 0 : addr(y)).ptr(addr(out)).f32(alpha).f32(beta).i32(y == null ? 0 : 1).i64(n)));
         return out;
     }
 

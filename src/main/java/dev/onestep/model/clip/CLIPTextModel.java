@@ -68,16 +68,13 @@ public final class CLIPTextModel implements AutoCloseable {
              Tensor pos = backend.embedding(positionEmbedding, positions)) {
             h = backend.add(tok, pos);                                   // [1, L, C]
         }
-        hook.record("text_model.embeddings", h);
-        for (int i = 0; i < layers.length; i++) {
-            h = layers[i].forward(h);                                    // [1, L, C], in place
-            hook.record("text_model.encoder.layers." + i, h);
-        }
-        Tensor last = h;
-        try (last) {
-            Tensor out = finalLayerNorm.forward(last);                     // [1, L, C]
-            hook.record("text_model.final_layer_norm", out);
-            return out;
+        try (h) {
+            hook.record("text_model.embeddings", h);
+            for (int i = 0; i < layers.length; i++) {
+                layers[i].forward(h);                                    // [1, L, C], in place
+                hook.record("text_model.encoder.layers." + i, h);
+            }
+            return hook.recordOwned("text_model.final_layer_norm", finalLayerNorm.forward(h)); // [1, L, C]
         }
     }
 

@@ -114,28 +114,29 @@ public final class UNet2DConditionModel implements AutoCloseable {
                 tembAct = backend.silu(emb);                                  // resnets all take silu(emb)
             }
         }
-        Deque<Tensor> skips = new ArrayDeque<>();
+        Deque<Tensor> skips = new ArrayDeque<>();   // the down path's outputs, owned here until the up path pops them
+        Tensor h = null;                            // the up path's current tensor, owned here
         try (tembAct) {
-            Tensor h = convIn.forward(sample);                                // [N, h, w, C0]
-            hook.record("conv_in", h);
-            skips.addLast(h);
+            Tensor d = convIn.forward(sample);                                // [N, h, w, C0]
+            skips.addLast(d);
+            hook.record("conv_in", d);
             for (int i = 0; i < downBlocks.length; i++) {
-                h = downBlocks[i].forward(h, tembAct, context, skips);        // [N, h/2^i, w/2^i, Ci]
-                hook.record("down_blocks." + i, h);
+                d = downBlocks[i].forward(d, tembAct, context, skips);        // [N, h/2^i, w/2^i, Ci]
+                hook.record("down_blocks." + i, d);
             }
-            h = midBlock.forward(h, tembAct, context);                        // [N, h/8, w/8, Clast]
+            h = midBlock.forward(d, tembAct, context);                        // [N, h/8, w/8, Clast]
             hook.record("mid_block", h);
             for (int i = 0; i < upBlocks.length; i++) {
-                try (Tensor old = h) {
+                Tensor old = h;
+                h = null;
+                try (old) {
                     h = upBlocks[i].forward(old, tembAct, context, skips);    // [N, …, C]
                 }
                 hook.record("up_blocks." + i, h);
             }
-            Tensor last = h;
-            try (last) {
-                return normActConv(last, hook);                               // [N, h, w, out_channels]
-            }
+            return normActConv(h, hook);                                      // [N, h, w, out_channels]
         } finally {
+            if (h != null) h.close();
             for (Tensor t : skips) t.close();
         }
     }
@@ -151,9 +152,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             act = convNormOut.forwardSilu(h);
         }
         try (act) {
-            Tensor out = convOut.forward(act);                                // [N, h, w, out_channels]
-            hook.record("conv_out", out);
-            return out;
+            return hook.recordOwned("conv_out", convOut.forward(act));         // [N, h, w, out_channels]
         }
     }
 

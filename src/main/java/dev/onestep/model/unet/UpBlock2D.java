@@ -47,8 +47,9 @@ final class UpBlock2D {
             Tensor cat;
             try (Tensor skip = skips.removeLast()) {
                 cat = backend.concatChannels(h, skip);                     // [N, H, W, C + Cskip]
+            } finally {
+                if (h != x) h.close();
             }
-            if (h != x) h.close();
             try (cat) {
                 h = resnets[i].forward(cat, tembAct);                      // [N, H, W, out]
             }

@@ -50,9 +50,7 @@ public final class AutoencoderKL implements AutoCloseable {
         Tensor h = encoder.forward(x, hook);                          // [N, h, w, 2·latent]
         if (quantConv == null) return h;
         try (h) {
-            Tensor m = quantConv.forward(h);                          // [N, h, w, 2·latent]
-            hook.record("quant_conv", m);
-            return m;
+            return hook.recordOwned("quant_conv", quantConv.forward(h)); // [N, h, w, 2·latent]
         }
     }
 

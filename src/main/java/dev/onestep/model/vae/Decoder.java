@@ -46,12 +46,11 @@ final class Decoder {
 
     /** z [N, h, w, latent] (after post_quant_conv) → [N, 8h, 8w, out_channels]. */
     Tensor forward(Tensor z, ActivationHook hook) {
-        Tensor h = convIn.forward(z);                                   // [N, h, w, Clast]
-        hook.record("decoder.conv_in", h);
+        Tensor h = hook.recordOwned("decoder.conv_in", convIn.forward(z)); // [N, h, w, Clast]
         try (Tensor old = h) {
             h = midBlock.forward(old);                                  // [N, h, w, Clast]
         }
-        hook.record("decoder.mid_block", h);
+        hook.recordOwned("decoder.mid_block", h);
         for (int i = 0; i < resnets.length; i++) {
             for (ResnetBlock2D r : resnets[i]) {
                 try (Tensor old = h) {
@@ -63,16 +62,14 @@ final class Decoder {
                     h = upsamplers[i].forward(old);                     // [N, 2h_i, 2w_i, C_i]
                 }
             }
-            hook.record("decoder.up_blocks." + i, h);
+            hook.recordOwned("decoder.up_blocks." + i, h);
         }
         Tensor act;
         try (Tensor old = h) {
             act = VaeOps.normSilu(backend, convNormOut, old, hook, "decoder.conv_norm_out");
         }
         try (act) {
-            Tensor out = convOut.forward(act);                          // [N, 8h, 8w, out_channels]
-            hook.record("decoder.conv_out", out);
-            return out;
+            return hook.recordOwned("decoder.conv_out", convOut.forward(act)); // [N, 8h, 8w, out_channels]
         }
     }
 }

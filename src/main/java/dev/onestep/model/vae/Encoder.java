@@ -46,8 +46,7 @@ final class Encoder {
 
     /** x [N, H, W, 3] in [−1, 1] → [N, H/8, W/8, 2·latent] (H/8 rounded as the padded convs do). */
     Tensor forward(Tensor x, ActivationHook hook) {
-        Tensor h = convIn.forward(x);                                   // [N, H, W, C0]
-        hook.record("encoder.conv_in", h);
+        Tensor h = hook.recordOwned("encoder.conv_in", convIn.forward(x)); // [N, H, W, C0]
         for (int i = 0; i < resnets.length; i++) {
             for (ResnetBlock2D r : resnets[i]) {
                 try (Tensor old = h) {
@@ -59,20 +58,18 @@ final class Encoder {
                     h = downsamplers[i].forward(old);                   // [N, ⌊(H_i − 1)/2⌋ + 1, …, C_i]
                 }
             }
-            hook.record("encoder.down_blocks." + i, h);
+            hook.recordOwned("encoder.down_blocks." + i, h);
         }
         try (Tensor old = h) {
             h = midBlock.forward(old);                                  // [N, h, w, Clast]
         }
-        hook.record("encoder.mid_block", h);
+        hook.recordOwned("encoder.mid_block", h);
         Tensor act;
         try (Tensor old = h) {
             act = VaeOps.normSilu(backend, convNormOut, old, hook, "encoder.conv_norm_out");
         }
         try (act) {
-            Tensor out = convOut.forward(act);                          // [N, h, w, 2·latent]
-            hook.record("encoder.conv_out", out);
-            return out;
+            return hook.recordOwned("encoder.conv_out", convOut.forward(act)); // [N, h, w, 2·latent]
         }
     }
 }
