@@ -58,6 +58,27 @@ public final class FakeHub implements AutoCloseable {
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
     /** Files served with one byte flipped (their etag stays the true sha256). */
     public final Set<String> corrupt = ConcurrentHashMap.newKeySet();
+    /**
+     * Headers to replace in the HEAD and GET answers of /ID/resolve/REV/PATH for a file (ETag, X-Linked-Etag,
+     * X-Linked-Size, X-Repo-Commit, Location, Content-Length of a HEAD); an empty value removes the header.
+     */
+    public final Map<String, Map<String, String>> headers = new ConcurrentHashMap<>();
+    /** Files whose GET body never ends: the file's bytes, then more, sent chunked until the client hangs up. */
+    public final Set<String> endless = ConcurrentHashMap.newKeySet();
+    /** The host name LFS redirects point at (another name for this server, e.g. "localhost", is another host to a client). */
+    public volatile String cdnHost = "127.0.0.1";
+    /** Rewrites the revision listing's JSON before it is sent (null = as is). */
+    public volatile java.util.function.UnaryOperator<String> listing;
+    /** "METHOD /path" of every request that carried an Authorization header. */
+    public final List<String> authorized = Collections.synchronizedList(new ArrayList<>());
+
+    /** A test's own answer to some requests, tried before the fake's: true when it answered (and closed) the exchange. */
+    public interface Intercept {
+        boolean handle(HttpExchange ex, String method, String rawPath) throws IOException;
+    }
+
+    /** See {@link Intercept}; null = none. */
+    public volatile Intercept intercept;
 
     public FakeHub(String id, Path modelDir) throws IOException {
         this.id = id;
@@ -107,7 +128,10 @@ public final class FakeHub implements AutoCloseable {
         String path = ex.getRequestURI().getRawPath(); // raw: a revision's %2F must not split it
         String range = ex.getRequestHeaders().getFirst("Range");
         requests.add(ex.getRequestMethod() + " " + path + (range != null ? " " + range : ""));
+        if (ex.getRequestHeaders().getFirst("Authorization") != null) authorized.add(ex.getRequestMethod() + " " + path);
         try {
+            Intercept icpt = intercept;
+            if (icpt != null && icpt.handle(ex, ex.getRequestMethod(), path)) return;
             String api = "/api/models/" + id + "/revision/";
             String resolve = "/" + id + "/resolve/";
             if (path.startsWith(api)) {
@@ -121,7 +145,8 @@ public final class FakeHub implements AutoCloseable {
                 int i = 0;
                 for (String f : commits.get(commit).keySet()) j.append(i++ > 0 ? "," : "").append("{\"rfilename\":\"").append(f).append("\"}");
                 j.append(",{\"rfilename\":\".gitattributes\"},{\"rfilename\":\"README.md\"}]}");
-                send(ex, 200, j.toString().getBytes(StandardCharsets.UTF_8), null);
+                var rewrite = listing;
+                send(ex, 200, (rewrite == null ? j.toString() : rewrite.apply(j.toString())).getBytes(StandardCharsets.UTF_8), null);
             } else if (path.startsWith(resolve)) {
                 String rest = path.substring(resolve.length());
                 String revision = decode(rest.substring(0, rest.indexOf('/')));
@@ -141,11 +166,14 @@ public final class FakeHub implements AutoCloseable {
                     ex.getResponseHeaders().add("X-Linked-Etag", "\"" + sha256(b) + "\"");
                     ex.getResponseHeaders().add("X-Linked-Size", String.valueOf(b.length));
                     ex.getResponseHeaders().add("ETag", "\"" + gitSha1(("version https://git-lfs.github.com/spec/v1\noid sha256:" + sha256(b)).getBytes(StandardCharsets.UTF_8)) + "\"");
-                    ex.getResponseHeaders().add("Location", endpoint() + "/cdn/" + file + (commit.equals(COMMIT) ? "" : "?commit=" + commit));
+                    ex.getResponseHeaders().add("Location", "http://" + cdnHost + ":" + server.getAddress().getPort() + "/cdn/" + file
+                            + (commit.equals(COMMIT) ? "" : "?commit=" + commit));
+                    override(ex, file);
                     ex.sendResponseHeaders(302, -1);
                     ex.close();
                 } else {
                     ex.getResponseHeaders().add("ETag", "\"" + gitSha1(b) + "\"");
+                    override(ex, file);
                     serveBody(ex, file, b, range);
                 }
             } else if (path.startsWith("/cdn/")) {
@@ -171,7 +199,9 @@ public final class FakeHub implements AutoCloseable {
         int from = 0;
         if (range != null && range.startsWith("bytes=") && range.endsWith("-")) from = Integer.parseInt(range.substring(6, range.length() - 1));
         if ("HEAD".equals(ex.getRequestMethod())) {
-            ex.getResponseHeaders().add("Content-Length", String.valueOf(b.length));
+            Map<String, String> o = headers.get(file);
+            if (o == null || !o.containsKey("Content-Length")) ex.getResponseHeaders().add("Content-Length", String.valueOf(b.length));
+            else if (!o.get("Content-Length").isEmpty()) ex.getResponseHeaders().set("Content-Length", o.get("Content-Length"));
             ex.sendResponseHeaders(200, -1);
             ex.close();
             return;
@@ -184,6 +214,16 @@ public final class FakeHub implements AutoCloseable {
             OutputStream os = ex.getResponseBody();
             os.write(b, from, Math.min(cut, b.length - from));
             os.close();
+            return;
+        }
+        if ("GET".equals(ex.getRequestMethod()) && endless.contains(file)) {
+            ex.sendResponseHeaders(from > 0 ? 206 : 200, 0);
+            OutputStream os = ex.getResponseBody();
+            try {
+                while (closing.getCount() > 0) os.write(b, 0, b.length); // until the client hangs up (write fails)
+            } finally {
+                ex.close();
+            }
             return;
         }
         int stallAfter = "GET".equals(ex.getRequestMethod()) ? takeStall(file) : -1;
@@ -214,6 +254,20 @@ public final class FakeHub implements AutoCloseable {
         }
         os.close();
     }
+
+    /** Applies {@link #headers} for {@code file} to a response about to be sent (Content-Length of a HEAD excepted). */
+    private void override(HttpExchange ex, String file) {
+        Map<String, String> o = headers.get(file);
+        if (o == null) return;
+        o.forEach((k, v) -> {
+            if (k.equals("Content-Length")) return;
+            ex.getResponseHeaders().remove(k);
+            if (!v.isEmpty()) ex.getResponseHeaders().set(k, v);
+        });
+    }
+
+    /** Sends {@code body} with {@code status} and closes the exchange (for {@link Intercept}s). */
+    public static void respond(HttpExchange ex, int status, byte[] body) throws IOException { send(ex, status, body, null); }
 
     /** The byte count after which this GET stalls, or −1; counts the stall off. */
     private int takeStall(String file) {

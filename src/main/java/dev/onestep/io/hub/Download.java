@@ -34,6 +34,9 @@ final class Download {
     /** Makes sure the verified blob for {@code meta} is in the cache; returns its size. */
     static long fetch(HubClient client, HubCacheLayout layout, String revision, String path,
                       HubClient.FileMeta meta, DownloadListener listener) throws IOException {
+        if (!meta.isSha256() && !meta.isGitSha1() && meta.size() < 0)
+            throw new HubException(path + ": the server sent neither a content hash (its ETag is '" + HubNames.printable(meta.etag())
+                    + "') nor the file's size, so a download could not be checked; refusing to cache it");
         Path blob = layout.blob(meta.etag());
         if (isDone(blob, meta)) return Files.size(blob);
         Files.createDirectories(blob.getParent());
@@ -73,7 +76,9 @@ final class Download {
             if (attempt == ATTEMPTS) throw new HubException(failure(client, path, part, last, stalls), last);
             pause(attempt);
         }
-        verify(part, path, meta);
+        if (meta.size() >= 0 && Files.size(part) != meta.size())
+            throw new HubException(path + ": the download has " + Files.size(part) + " bytes, not the announced " + meta.size());
+        verify(part, path, meta, listener);
         Files.move(part, blob, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         long size = Files.size(blob);
         listener.fileDone(path, size);
@@ -100,18 +105,43 @@ final class Download {
         }
     }
 
+    /**
+     * One GET into {@code part}: appended from {@code from} when the server honours the Range (206 with a
+     * Content-Range starting there), else written afresh. Never more than the announced {@code total} (or, when none
+     * was announced, {@link HubConfig.Limits#maxFileBytes}) is written: a longer body deletes the part and fails.
+     */
     private static void transfer(HubClient client, String id, String revision, String path, Path part, long from,
                                  long total, DownloadListener listener) throws IOException {
         HttpResponse<InputStream> r = client.get(id, revision, path, from);
-        boolean append = from > 0 && r.statusCode() == 206;
+        int status = r.statusCode();
+        if (status != 200 && status != 206) {
+            r.body().close();
+            throw new IOException(path + ": unexpected HTTP " + status + " for a download");
+        }
+        long start = status == 206 ? contentRangeStart(r) : 0;
+        if (status == 206 && start != Math.max(from, 0)) {
+            r.body().close();
+            Files.deleteIfExists(part); // the next attempt starts afresh
+            throw new IOException(path + ": the server answered a request for bytes " + Math.max(from, 0) + "- with Content-Range '"
+                    + HubNames.printable(HubClient.header(r, "Content-Range")) + "'");
+        }
+        boolean append = from > 0 && status == 206;
         long done = append ? from : 0;
+        long limit = total >= 0 ? total : client.limits().maxFileBytes();
         try (InputStream in = r.body();
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buf = new byte[BUFFER];
             long lastReport = 0;
             listener.fileProgress(path, done, total);
-            for (int n; (n = in.read(buf)) > 0; ) {
+            for (int n; (n = in.read(buf, 0, (int) Math.min(buf.length, limit - done + 1))) > 0; ) {
+                if (done + n > limit) {
+                    out.close();
+                    Files.deleteIfExists(part);
+                    throw new HubException(path + ": the server sent more than " + (total >= 0 ? "the announced " + total
+                            : "the " + limit + " bytes a file without an announced size may have (HubConfig.Limits.maxFileBytes)")
+                            + " bytes; the partial file was deleted");
+                }
                 out.write(buf, 0, n);
                 done += n;
                 if (done - lastReport >= (1 << 20)) {
@@ -123,7 +153,7 @@ final class Download {
         listener.fileProgress(path, done, total);
     }
 
-    private static void verify(Path part, String path, HubClient.FileMeta meta) throws IOException {
+    private static void verify(Path part, String path, HubClient.FileMeta meta, DownloadListener listener) throws IOException {
         String kind, actual;
         if (meta.isSha256()) {
             kind = "sha256";
@@ -132,13 +162,24 @@ final class Download {
             kind = "git sha1";
             actual = digest(part, "SHA-1", ("blob " + Files.size(part) + "\0").getBytes(StandardCharsets.US_ASCII));
         } else {
-            return; // an etag that is not a content hash (some mirrors): nothing to check against
+            // an etag that is not a content hash (some mirrors): only the announced size, already enforced, checks it
+            listener.downloadNote(path + ": the server's ETag is not a content hash, so only the file's size (" + meta.size()
+                    + " bytes) could be checked");
+            return;
         }
         if (!actual.equals(meta.etag())) {
             Files.deleteIfExists(part);
             throw new HubException(path + ": checksum mismatch, expected " + kind + " " + meta.etag() + " but the download has "
                     + actual + "; the corrupted file was deleted, run again to download it afresh");
         }
+    }
+
+    /** The first byte of a 206 response's Content-Range ("bytes START-END/TOTAL"), or −1 when it has none. */
+    private static long contentRangeStart(HttpResponse<?> r) {
+        String cr = HubClient.header(r, "Content-Range");
+        if (cr == null) return -1;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*bytes\\s+(\\d{1,18})-\\d{1,18}/(\\d{1,18}|\\*)\\s*").matcher(cr);
+        return m.matches() ? Long.parseLong(m.group(1)) : -1;
     }
 
     static String digest(Path file, String algorithm, byte[] prefix) throws IOException {

@@ -55,7 +55,13 @@ final class FileSelection {
             Map<String, Object> index = JsonFields.readObject(snapshot.resolve(w));
             if (!(index.get("weight_map") instanceof Map<?, ?> map))
                 throw new HubException(w + ": a sharded index without a weight_map");
-            for (Object shard : new LinkedHashSet<>(map.values())) out.add(c + "/" + shard);
+            for (Object shard : new LinkedHashSet<>(map.values())) {
+                // the index comes from the server too: a shard is a file name beside it, never a path elsewhere
+                if (!(shard instanceof String name) || name.contains("/"))
+                    throw new HubException(w + ": the sharded index names the shard '" + HubNames.printable(String.valueOf(shard))
+                            + "', which is not a file name in " + c + "/");
+                out.add(HubNames.repoPath(c + "/" + name, w));
+            }
         }
         return new ArrayList<>(out);
     }

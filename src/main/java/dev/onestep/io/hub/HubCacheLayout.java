@@ -44,16 +44,36 @@ public final class HubCacheLayout {
 
     public Path repoDir() { return repoDir; }
 
-    public Path blob(String etag) { return repoDir.resolve("blobs").resolve(etag); }
+    /**
+     * blobs/ETAG. Like every path this class hands out for a name that came from a server, the name is checked
+     * first ({@link HubNames}: a hash or a plain token, never a path) and the result must lie inside the cache.
+     */
+    public Path blob(String etag) { return inside(repoDir.resolve("blobs").resolve(HubNames.blobName(etag, "blob"))); }
 
-    public Path incomplete(String etag) { return repoDir.resolve("blobs").resolve(etag + ".incomplete"); }
+    public Path incomplete(String etag) {
+        return inside(repoDir.resolve("blobs").resolve(HubNames.blobName(etag, "blob") + ".incomplete"));
+    }
 
     /** The lock file of a blob, where huggingface_hub keeps it: CACHE/.locks/models--ORG--NAME/ETAG.lock. */
     public Path lockFile(String etag) {
-        return repoDir.getParent().resolve(".locks").resolve(repoDir.getFileName().toString()).resolve(etag + ".lock");
+        Path locks = repoDir.getParent().resolve(".locks");
+        Path p = locks.resolve(repoDir.getFileName().toString()).resolve(HubNames.blobName(etag, "blob") + ".lock").normalize();
+        if (!p.startsWith(locks.normalize())) throw new HubException("lock file outside the cache: " + p);
+        return p;
     }
 
-    public Path snapshot(String commit) { return repoDir.resolve("snapshots").resolve(commit); }
+    /** snapshots/COMMIT; {@code commit} must be a full 40-hex commit hash. */
+    public Path snapshot(String commit) {
+        return inside(repoDir.resolve("snapshots").resolve(HubNames.commit(commit, "snapshot")));
+    }
+
+    /** {@code p} normalised, after checking that it lies inside this model's cache folder. */
+    private Path inside(Path p) {
+        Path n = p.normalize();
+        if (!n.startsWith(repoDir.normalize()) || n.equals(repoDir.normalize()))
+            throw new HubException("refusing to write outside the cache folder " + repoDir + ": " + p);
+        return n;
+    }
 
     /** refs/REVISION; a name with '/' (refs/pr/1) is a nested path, as huggingface_hub writes it. */
     public Path ref(String revision) {
@@ -88,7 +108,7 @@ public final class HubCacheLayout {
      */
     public Path cachedSnapshot(String revision) throws IOException {
         String c = readRef(revision);
-        if (c != null && Files.isDirectory(snapshot(c))) return snapshot(c);
+        if (HubNames.isCommit(c) && Files.isDirectory(snapshot(c))) return snapshot(c);
         if (COMMIT.matcher(revision).matches()) return Files.isDirectory(snapshot(revision)) ? snapshot(revision) : null;
         if (!revision.equals(Revision.DEFAULT)) return null;
         Path snaps = repoDir.resolve("snapshots");
@@ -116,8 +136,9 @@ public final class HubCacheLayout {
      * of its own and renamed over the pointer, so a run linking the same file at the same time does no harm.
      */
     public Path link(String commit, String path, String etag) throws IOException {
-        Path pointer = snapshot(commit).resolve(path).normalize();
-        if (!pointer.startsWith(snapshot(commit))) throw new IOException("file path escapes the snapshot: " + path);
+        Path pointer = snapshot(commit).resolve(HubNames.repoPath(path, "the link")).normalize();
+        if (!pointer.startsWith(snapshot(commit)) || pointer.equals(snapshot(commit)))
+            throw new HubException("file path escapes the snapshot: " + HubNames.printable(path));
         Files.createDirectories(pointer.getParent());
         Path target = pointer.getParent().relativize(blob(etag));
         if (Files.isSymbolicLink(pointer) && Files.readSymbolicLink(pointer).equals(target)) return pointer;

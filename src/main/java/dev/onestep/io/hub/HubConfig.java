@@ -17,7 +17,27 @@ import java.util.function.UnaryOperator;
  * variable, so an embedding application (or a test) can set them with {@code -DHF_HUB_OFFLINE=1}.
  */
 public record HubConfig(Path cacheDir, String endpoint, String token, boolean offline, Duration downloadTimeout,
-                        Duration etagTimeout) {
+                        Duration etagTimeout, Limits limits) {
+    /**
+     * What a misbehaving server is allowed before a download gives up: {@code retries} more tries of a request
+     * answered 429 or 5xx, waiting {@code backoff} × 2^n (at most 8 × backoff) or the server's Retry-After, but never
+     * longer than {@code maxRetryAfter}; {@code maxFileBytes}, the most one file may have, whatever size the server
+     * announces (or when it announces none); {@code maxListingBytes}, the most a revision's file listing may have.
+     */
+    public record Limits(int retries, Duration backoff, Duration maxRetryAfter, long maxFileBytes, long maxListingBytes) {
+        /** huggingface_hub's http_backoff: 5 retries from 1 s; Retry-After capped at a minute; 32 GiB; 16 MiB. */
+        public static final Limits DEFAULT = new Limits(5, Duration.ofSeconds(1), Duration.ofSeconds(60), 32L << 30, 16L << 20);
+
+        public Limits {
+            if (retries < 0 || retries > 100) throw new IllegalArgumentException("retries must be 0..100, got " + retries);
+            if (backoff == null || backoff.isNegative()) throw new IllegalArgumentException("backoff must be >= 0, got " + backoff);
+            if (maxRetryAfter == null || maxRetryAfter.isNegative())
+                throw new IllegalArgumentException("maxRetryAfter must be >= 0, got " + maxRetryAfter);
+            if (maxFileBytes <= 0 || maxListingBytes <= 0)
+                throw new IllegalArgumentException("byte limits must be positive, got " + maxFileBytes + ", " + maxListingBytes);
+        }
+    }
+
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
     /** huggingface_hub's defaults for HF_HUB_DOWNLOAD_TIMEOUT and HF_HUB_ETAG_TIMEOUT. */
     public static final Duration DEFAULT_DOWNLOAD_TIMEOUT = Duration.ofSeconds(10), DEFAULT_ETAG_TIMEOUT = Duration.ofSeconds(10);
@@ -28,6 +48,12 @@ public record HubConfig(Path cacheDir, String endpoint, String token, boolean of
         token = token == null || token.isBlank() ? null : token.strip();
         downloadTimeout = positive(downloadTimeout, DEFAULT_DOWNLOAD_TIMEOUT);
         etagTimeout = positive(etagTimeout, DEFAULT_ETAG_TIMEOUT);
+        if (limits == null) limits = Limits.DEFAULT;
+    }
+
+    /** The default limits. */
+    public HubConfig(Path cacheDir, String endpoint, String token, boolean offline, Duration downloadTimeout, Duration etagTimeout) {
+        this(cacheDir, endpoint, token, offline, downloadTimeout, etagTimeout, null);
     }
 
     /** The default timeouts. */
@@ -57,11 +83,13 @@ public record HubConfig(Path cacheDir, String endpoint, String token, boolean of
                 seconds("HF_HUB_ETAG_TIMEOUT", env.apply("HF_HUB_ETAG_TIMEOUT")));
     }
 
-    public HubConfig withOffline(boolean off) { return new HubConfig(cacheDir, endpoint, token, off, downloadTimeout, etagTimeout); }
+    public HubConfig withOffline(boolean off) { return new HubConfig(cacheDir, endpoint, token, off, downloadTimeout, etagTimeout, limits); }
 
-    public HubConfig withCacheDir(Path dir) { return new HubConfig(dir, endpoint, token, offline, downloadTimeout, etagTimeout); }
+    public HubConfig withCacheDir(Path dir) { return new HubConfig(dir, endpoint, token, offline, downloadTimeout, etagTimeout, limits); }
 
-    public HubConfig withDownloadTimeout(Duration d) { return new HubConfig(cacheDir, endpoint, token, offline, d, etagTimeout); }
+    public HubConfig withDownloadTimeout(Duration d) { return new HubConfig(cacheDir, endpoint, token, offline, d, etagTimeout, limits); }
+
+    public HubConfig withLimits(Limits l) { return new HubConfig(cacheDir, endpoint, token, offline, downloadTimeout, etagTimeout, l); }
 
     /** A number of seconds (fractions allowed, as huggingface_hub's float) from a variable; null when unset. */
     static Duration seconds(String name, String v) {
@@ -92,6 +120,6 @@ public record HubConfig(Path cacheDir, String endpoint, String token, boolean of
     @Override
     public String toString() {
         return "HubConfig[cache=" + cacheDir + ", endpoint=" + endpoint + ", token=" + (token == null ? "none" : "set") + ", offline=" + offline
-                + ", downloadTimeout=" + downloadTimeout + ", etagTimeout=" + etagTimeout + "]";
+                + ", downloadTimeout=" + downloadTimeout + ", etagTimeout=" + etagTimeout + ", limits=" + limits + "]";
     }
 }

@@ -96,7 +96,11 @@ public final class HubResolver {
         // small files first: their shard indexes say which weight files to fetch, so the total is known up front
         commit = fetchAll(client, layout, rev, commit, FileSelection.smallFiles(info.files(), variant), false);
         Path snapshot = layout.snapshot(commit);
-        commit = fetchAll(client, layout, rev, commit, FileSelection.weightFiles(info.files(), variant, snapshot), true);
+        List<String> weights = FileSelection.weightFiles(info.files(), variant, snapshot);
+        for (String w : weights)
+            if (!info.files().contains(w))
+                throw new HubException(label(id, rev) + ": a sharded index names " + w + ", which the repository's file listing does not have");
+        commit = fetchAll(client, layout, rev, commit, weights, true);
         // the ref comes last: a ref always names a complete snapshot; a commit needs none (huggingface_hub writes none)
         if (!rev.isCommit()) layout.writeRef(rev.name(), commit);
         return layout.snapshot(commit);
@@ -117,6 +121,7 @@ public final class HubResolver {
             metas.add(m);
             total = total < 0 || m.size() < 0 ? -1 : total + m.size();
         }
+        checkSpace(layout, todo, metas);
         if (announce) listener.downloadStarted(label(layout.id(), rev), todo.size(), total);
         for (int i = 0; i < todo.size(); i++) {
             HubClient.FileMeta m = metas.get(i);
@@ -124,6 +129,27 @@ public final class HubResolver {
             layout.link(commit, todo.get(i), m.etag());
         }
         return commit;
+    }
+
+    /**
+     * Fails before any transfer when the announced sizes of what is still missing (less the blobs and partial files
+     * already there) exceed the cache file system's usable space, so a download never ends in a full disk.
+     */
+    private static void checkSpace(HubCacheLayout layout, List<String> todo, List<HubClient.FileMeta> metas) throws IOException {
+        long need = 0;
+        Set<String> seen = new HashSet<>();
+        for (HubClient.FileMeta m : metas) {
+            if (m.size() < 0 || !seen.add(m.etag())) continue;
+            Path blob = layout.blob(m.etag()), part = layout.incomplete(m.etag());
+            long have = Files.isRegularFile(blob) ? m.size() : Files.isRegularFile(part) ? Math.min(Files.size(part), m.size()) : 0;
+            need = Math.addExact(need, m.size() - have);
+        }
+        if (need == 0) return;
+        Files.createDirectories(layout.repoDir());
+        long free = Files.getFileStore(layout.repoDir()).getUsableSpace();
+        if (need > free)
+            throw new HubException(layout.id() + ": the " + todo.size() + " files still to download need " + need + " bytes, but the cache's file system ("
+                    + layout.repoDir() + ") has only " + free + " bytes free; free some space or point HF_HUB_CACHE at a larger disk");
     }
 
     /** ID for main, ID@REVISION for any other revision. */
