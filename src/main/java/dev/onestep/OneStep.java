@@ -317,6 +317,13 @@ public final class OneStep implements AutoCloseable {
         }
     }
 
+    /**
+     * The backend memory allocated right now, in bytes (weights and caches included; −1 when the backend cannot
+     * tell): for monitoring an embedding service. Whenever no prediction runs it is back at its value from before
+     * the predictions, however they ended (normally, failed or cancelled).
+     */
+    public long liveMemoryBytes() { return backend.liveMemoryBytes(); }
+
     /** One running prediction: its thread, and whether {@link #cancel} asked it to stop. */
     private static final class Call {
         final Thread thread;
