@@ -1,10 +1,10 @@
 package dev.onestep;
 
 import dev.onestep.io.OutputWriters;
-import dev.onestep.pipeline.Prediction;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * A depth map at the input image's size: {@code data[y·width + x]} in [0, 1], affine-invariant (relative),
@@ -14,14 +14,18 @@ import java.nio.file.Path;
 public final class DepthMap {
     private final float[] data;
     private final int width, height;
-    private final Prediction.StageTimes times;
+    private final StageTimes times;
+    private final float[] uncertainty;
 
-    DepthMap(float[] data, int width, int height, Prediction.StageTimes times) {
+    DepthMap(float[] data, int width, int height, StageTimes times, float[] uncertainty) {
         if (data.length != (long) width * height) throw new IllegalArgumentException(data.length + " values for " + width + "×" + height);
         this.data = data;
         this.width = width;
         this.height = height;
         this.times = times;
+        if (uncertainty != null && uncertainty.length != (long) width * height)
+            throw new IllegalArgumentException(uncertainty.length + " uncertainty values for " + width + "×" + height);
+        this.uncertainty = uncertainty;
     }
 
     /** Row-major [H·W] values in [0, 1]. */
@@ -38,7 +42,13 @@ public final class DepthMap {
     }
 
     /** Milliseconds per pipeline stage for this image. */
-    public Prediction.StageTimes times() { return times; }
+    public StageTimes times() { return times; }
+
+    /**
+     * The ensemble's per-pixel spread [H·W] at this map's size, for a recipe with more than one member
+     * ({@code Recipe.marigold().ensemble(k)}, k > 1); empty otherwise. The array itself, not a copy.
+     */
+    public Optional<float[]> uncertainty() { return Optional.ofNullable(uncertainty); }
 
     /** float32 .npy of shape [H, W]. */
     public void writeNpy(Path file) throws IOException { OutputWriters.depthNpy(file, data, height, width); }

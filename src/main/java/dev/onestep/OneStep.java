@@ -3,21 +3,25 @@ package dev.onestep;
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.Backends;
 import dev.onestep.image.ImageLoader;
-import dev.onestep.image.Resize;
+import dev.onestep.backend.cpu.Parallel;
 import dev.onestep.image.RgbImage;
 import dev.onestep.io.ModelFolder;
 import dev.onestep.io.ModelLocator;
 import dev.onestep.io.TaskHint;
 import dev.onestep.io.hub.DownloadListener;
 import dev.onestep.io.hub.HubConfig;
+import dev.onestep.pipeline.MarigoldPipeline;
 import dev.onestep.pipeline.MemoryBudget;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
+import dev.onestep.tensor.DType;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
@@ -72,77 +76,284 @@ public final class OneStep implements AutoCloseable {
     }
 
     /**
-     * Loading and prediction settings; start from {@link #defaults()} and change fields with the {@code with*} methods.
-     *
-     * @param device        "auto", "cpu" or "cuda"
-     * @param processingRes longest side the network sees (768 default; 0 = native size, bounded by the memory budget)
-     * @param resample      resize filter both ways
-     * @param variant       weights variant to load ("fp16", "bf16") or null for fp32
-     * @param revision      hub revision of an id: branch, tag or full commit hash; null = main (or the id's @REVISION)
-     * @param exif          apply JPEG EXIF orientation when reading files (the reference does not)
-     * @param maxMemory     activation memory limit in bytes; 0 = 80 % of physical memory
-     * @param hub           Hugging Face cache and endpoint settings
-     * @param listener      receives messages and download progress
-     * @param weightCheck   scan the weights for NaN/Inf at load and refuse a checkpoint that has any (default true)
+     * Loading and prediction settings, immutable: {@code Options.builder().device("cpu").processingRes(512).build()},
+     * or {@link #defaults()} and the {@code with*} copies. Every value is checked when it is set; a bad one is an
+     * {@link IllegalArgumentException} naming the accepted values.
      */
-    public record Options(String device, int processingRes, Resize.Mode resample, String variant, String revision, boolean exif,
-                          long maxMemory, HubConfig hub, Listener listener, boolean weightCheck) {
-        public Options {
-            Objects.requireNonNull(device, "device");
-            Objects.requireNonNull(resample, "resample");
-            Objects.requireNonNull(hub, "hub");
-            if (processingRes < 0) throw new IllegalArgumentException("processingRes must be ≥ 0, got " + processingRes);
-            if (maxMemory < 0) throw new IllegalArgumentException("maxMemory must be ≥ 0, got " + maxMemory);
-            listener = listener == null ? Listener.NONE : listener;
+    public static final class Options {
+        private final String device, dtype, variant, revision;
+        private final int processingRes, threads, batchSize;
+        private final Resample resample;
+        private final boolean exif, weightCheck;
+        private final long maxMemory;
+        private final HubConfig hub;
+        private final Listener listener;
+
+        private Options(Builder b) {
+            device = b.device;
+            dtype = b.dtype;
+            variant = b.variant;
+            revision = b.revision;
+            processingRes = b.processingRes;
+            threads = b.threads;
+            batchSize = b.batchSize;
+            resample = b.resample;
+            exif = b.exif;
+            weightCheck = b.weightCheck;
+            maxMemory = b.maxMemory;
+            hub = b.hub != null ? b.hub : HubConfig.fromEnvironment();
+            listener = b.listener;
         }
 
-        /** The settings with the weight check on. */
-        public Options(String device, int processingRes, Resize.Mode resample, String variant, String revision, boolean exif,
-                       long maxMemory, HubConfig hub, Listener listener) {
-            this(device, processingRes, resample, variant, revision, exif, maxMemory, hub, listener, true);
-        }
-
-        /** The settings without a revision (main), as before revisions existed. */
-        public Options(String device, int processingRes, Resize.Mode resample, String variant, boolean exif,
-                       long maxMemory, HubConfig hub, Listener listener) {
-            this(device, processingRes, resample, variant, null, exif, maxMemory, hub, listener, true);
-        }
+        /** A builder with the {@link #defaults()}. */
+        public static Builder builder() { return new Builder(); }
 
         /**
-         * auto device, 768, bilinear, fp32 weights, revision main, EXIF applied, automatic memory limit, hub settings from
-         * the environment, weights scanned for NaN/Inf.
+         * auto device, fp32, 768, bilinear, fp32 weights, revision main, EXIF applied, automatic memory limit, every CPU
+         * thread, batches of 1, hub settings from the environment, weights scanned for NaN/Inf.
          */
-        public static Options defaults() {
-            return new Options("auto", 768, Resize.Mode.BILINEAR, null, null, true, 0, HubConfig.fromEnvironment(), Listener.NONE);
+        public static Options defaults() { return builder().build(); }
+
+        /** A builder holding these settings. */
+        public Builder toBuilder() {
+            Builder b = new Builder();
+            b.device = device;
+            b.dtype = dtype;
+            b.variant = variant;
+            b.revision = revision;
+            b.processingRes = processingRes;
+            b.threads = threads;
+            b.batchSize = batchSize;
+            b.resample = resample;
+            b.exif = exif;
+            b.weightCheck = weightCheck;
+            b.maxMemory = maxMemory;
+            b.hub = hub;
+            b.listener = listener;
+            return b;
         }
 
-        public Options withDevice(String d) { return new Options(d, processingRes, resample, variant, revision, exif, maxMemory, hub, listener, weightCheck); }
+        /** "auto", "cpu" or "cuda". */
+        public String device() { return device; }
 
-        public Options withProcessingRes(int r) { return new Options(device, r, resample, variant, revision, exif, maxMemory, hub, listener, weightCheck); }
+        /** The compute dtype: "fp32", "bf16" or "fp16". */
+        public String dtype() { return dtype; }
 
-        public Options withResample(Resize.Mode m) { return new Options(device, processingRes, m, variant, revision, exif, maxMemory, hub, listener, weightCheck); }
+        /** Longest side the network sees (768 default; 0 = native size, bounded by the memory budget). */
+        public int processingRes() { return processingRes; }
 
-        public Options withVariant(String v) { return new Options(device, processingRes, resample, v, revision, exif, maxMemory, hub, listener, weightCheck); }
+        public Resample resample() { return resample; }
+
+        /** Weights variant to load ("fp16", "bf16") or null for fp32. */
+        public String variant() { return variant; }
+
+        /** Hub revision of an id: branch, tag or full commit hash; null = main (or the id's @REVISION). */
+        public String revision() { return revision; }
+
+        /** Whether JPEG EXIF orientation is applied when reading files (the reference does not). */
+        public boolean exif() { return exif; }
+
+        /** Activation memory limit in bytes; 0 = 80 % of physical memory (of the GPU's on CUDA). */
+        public long maxMemory() { return maxMemory; }
+
+        /** CPU threads a prediction uses; 0 = all. */
+        public int threads() { return threads; }
+
+        /** The most images one network pass may take in the list methods (each image runs its own pass today). */
+        public int batchSize() { return batchSize; }
+
+        /** Whether the weights are scanned for NaN/Inf at load (a checkpoint with any is refused). */
+        public boolean weightCheck() { return weightCheck; }
+
+        public Listener listener() { return listener; }
+
+        /** The Hugging Face cache and endpoint settings (from the environment unless the builder set them). */
+        HubConfig hub() { return hub; }
+
+        public Options withDevice(String d) { return toBuilder().device(d).build(); }
+
+        public Options withDtype(String t) { return toBuilder().dtype(t).build(); }
+
+        public Options withProcessingRes(int r) { return toBuilder().processingRes(r).build(); }
+
+        public Options withResample(Resample m) { return toBuilder().resample(m).build(); }
+
+        public Options withVariant(String v) { return toBuilder().variant(v).build(); }
 
         /** A branch, tag or full 40-hex commit hash of a hub id (null = main); a local folder takes none. */
-        public Options withRevision(String r) { return new Options(device, processingRes, resample, variant, r, exif, maxMemory, hub, listener, weightCheck); }
+        public Options withRevision(String r) { return toBuilder().revision(r).build(); }
 
-        public Options withExif(boolean e) { return new Options(device, processingRes, resample, variant, revision, e, maxMemory, hub, listener, weightCheck); }
+        public Options withExif(boolean e) { return toBuilder().exif(e).build(); }
 
-        public Options withMaxMemory(long bytes) { return new Options(device, processingRes, resample, variant, revision, exif, bytes, hub, listener, weightCheck); }
+        public Options withMaxMemory(long bytes) { return toBuilder().maxMemory(bytes).build(); }
 
-        public Options withHub(HubConfig h) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, h, listener, weightCheck); }
+        public Options withThreads(int n) { return toBuilder().threads(n).build(); }
+
+        public Options withBatchSize(int n) { return toBuilder().batchSize(n).build(); }
 
         /** false skips the NaN/Inf scan of the weights at load (non-finite outputs still fail each prediction). */
-        public Options withWeightCheck(boolean check) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, hub, listener, check); }
+        public Options withWeightCheck(boolean check) { return toBuilder().weightCheck(check).build(); }
 
-        public Options withListener(Listener l) { return new Options(device, processingRes, resample, variant, revision, exif, maxMemory, hub, l, weightCheck); }
+        public Options withListener(Listener l) { return toBuilder().listener(l).build(); }
+
+        Options withHub(HubConfig h) { return toBuilder().hub(h).build(); }
+
+        @Override
+        public String toString() {
+            return "Options[device=" + device + ", dtype=" + dtype + ", processingRes=" + processingRes + ", resample=" + resample
+                    + ", variant=" + variant + ", revision=" + revision + ", exif=" + exif + ", maxMemory=" + maxMemory + ", threads="
+                    + threads + ", batchSize=" + batchSize + ", weightCheck=" + weightCheck + ", " + hub + "]";
+        }
+
+        /** Sets {@link Options} one value at a time; each setter checks its value. */
+        public static final class Builder {
+            private String device = "auto", dtype = "fp32", variant, revision;
+            private int processingRes = 768, threads, batchSize = 1;
+            private Resample resample = Resample.BILINEAR;
+            private boolean exif = true, weightCheck = true;
+            private long maxMemory;
+            private HubConfig hub;
+            private Listener listener = Listener.NONE;
+            private Path hubCache;
+            private String hubEndpoint, hubToken;
+            private Boolean offline;
+
+            private Builder() {}
+
+            /** "auto" (CUDA when a usable GPU is found, else the CPU), "cpu" or "cuda". */
+            public Builder device(String d) {
+                Objects.requireNonNull(d, "device");
+                if (!d.equals("auto") && !d.equals("cpu") && !d.equals("cuda"))
+                    throw new IllegalArgumentException("device must be \"auto\", \"cpu\" or \"cuda\", got \"" + d + "\"");
+                device = d;
+                return this;
+            }
+
+            /** The compute dtype: "fp32", "bf16" or "fp16" (16-bit on CUDA; the CPU backend computes in fp32 and refuses them). */
+            public Builder dtype(String t) {
+                Objects.requireNonNull(t, "dtype");
+                if (!t.equals("fp32") && !t.equals("bf16") && !t.equals("fp16"))
+                    throw new IllegalArgumentException("dtype must be \"fp32\", \"bf16\" or \"fp16\", got \"" + t + "\"");
+                dtype = t;
+                return this;
+            }
+
+            /** Longest side the network sees (default 768; 0 = the native size, bounded by the memory budget). */
+            public Builder processingRes(int r) {
+                if (r < 0 || r > 1 << 16) throw new IllegalArgumentException("processingRes must be 0 (native) or 1..65536, got " + r);
+                processingRes = r;
+                return this;
+            }
+
+            public Builder resample(Resample m) {
+                resample = Objects.requireNonNull(m, "resample");
+                return this;
+            }
+
+            /** Weights variant to load: "fp16", "bf16", or null for the fp32 files. */
+            public Builder variant(String v) {
+                if (v != null && !v.matches("[A-Za-z0-9_-]{1,32}"))
+                    throw new IllegalArgumentException("variant must be a name such as \"fp16\" or \"bf16\", got \"" + v + "\"");
+                variant = v;
+                return this;
+            }
+
+            /** A branch, tag or full 40-hex commit hash of a hub id (null = main). */
+            public Builder revision(String r) {
+                revision = r;
+                return this;
+            }
+
+            /** Apply JPEG EXIF orientation when reading files (default true; the reference does not). */
+            public Builder exif(boolean e) {
+                exif = e;
+                return this;
+            }
+
+            /** Activation memory limit in bytes; 0 = 80 % of physical memory. */
+            public Builder maxMemory(long bytes) {
+                if (bytes < 0) throw new IllegalArgumentException("maxMemory must be ≥ 0 (0 = automatic), got " + bytes);
+                maxMemory = bytes;
+                return this;
+            }
+
+            /** CPU threads a prediction uses (0 = all of this machine's). */
+            public Builder threads(int n) {
+                int max = dev.onestep.backend.cpu.Parallel.THREADS;
+                if (n < 0 || n > max) throw new IllegalArgumentException("threads must be 0 (all) or 1.." + max + ", got " + n);
+                threads = n;
+                return this;
+            }
+
+            /** The most images one network pass may take in the list methods (default 1; each image runs its own pass today). */
+            public Builder batchSize(int n) {
+                if (n < 1 || n > 1024) throw new IllegalArgumentException("batchSize must be 1..1024, got " + n);
+                batchSize = n;
+                return this;
+            }
+
+            /** Scan the weights for NaN/Inf at load and refuse a checkpoint that has any (default true). */
+            public Builder weightCheck(boolean check) {
+                weightCheck = check;
+                return this;
+            }
+
+            public Builder listener(Listener l) {
+                listener = l == null ? Listener.NONE : l;
+                return this;
+            }
+
+            /** The Hugging Face cache folder (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub). */
+            public Builder hubCache(Path dir) {
+                hubCache = Objects.requireNonNull(dir, "dir");
+                return this;
+            }
+
+            /** The hub to download from (default: HF_ENDPOINT, else https://huggingface.co). */
+            public Builder hubEndpoint(String url) {
+                hubEndpoint = Objects.requireNonNull(url, "url");
+                return this;
+            }
+
+            /** The access token for gated or private models (default: HF_TOKEN). */
+            public Builder hubToken(String token) {
+                hubToken = token;
+                return this;
+            }
+
+            /** Never touch the network; use only the cache (default: HF_HUB_OFFLINE). */
+            public Builder offline(boolean off) {
+                offline = off;
+                return this;
+            }
+
+            Builder hub(HubConfig h) {
+                hub = h;
+                return this;
+            }
+
+            public Options build() {
+                if (hubCache != null || hubEndpoint != null || hubToken != null || offline != null) {
+                    HubConfig h = hub != null ? hub : HubConfig.fromEnvironment();
+                    h = new HubConfig(hubCache != null ? hubCache : h.cacheDir(), hubEndpoint != null ? hubEndpoint : h.endpoint(),
+                            hubToken != null ? hubToken : h.token(), offline != null ? offline : h.offline(), h.downloadTimeout(),
+                            h.etagTimeout(), h.limits());
+                    hub = h;
+                    hubCache = null;
+                    hubEndpoint = null;
+                    hubToken = null;
+                    offline = null;
+                }
+                return new Options(this);
+            }
+        }
     }
 
     private final Options options;
     private final ModelFolder folder;
     private final Backend backend;
     private final OneStepPipeline pipeline;
+    private final MarigoldPipeline multiStep;
     private final MemoryBudget budget;
     private final Set<Task> warnedTasks = EnumSet.noneOf(Task.class);
     private boolean closed;
@@ -157,6 +368,7 @@ public final class OneStep implements AutoCloseable {
         this.folder = folder;
         this.backend = backend;
         this.pipeline = pipeline;
+        this.multiStep = new MarigoldPipeline(pipeline);
         this.budget = (options.maxMemory() > 0 ? MemoryBudget.withLimit(options.maxMemory()) : MemoryBudget.defaults())
                 .onDevice(backend, options.maxMemory() > 0);
     }
@@ -167,14 +379,25 @@ public final class OneStep implements AutoCloseable {
      */
     public static OneStep load(String modelOrId, Options options) {
         Objects.requireNonNull(modelOrId, "modelOrId");
+        JvmFlags.check();
         return load(ModelLocator.locate(modelOrId, options.revision(), options.variant(), options.hub(), options.listener()), options);
     }
 
-    /** Loads a local diffusers folder. */
+    /**
+     * Loads a local diffusers folder.
+     *
+     * @throws IllegalStateException when the JVM lacks the flags OneStep needs (the message names them), or when
+     *                               {@code device("cuda")} finds no usable GPU
+     * @throws IllegalArgumentException for a 16-bit dtype on the CPU backend
+     */
     public static OneStep load(Path modelDir, Options options) {
+        JvmFlags.check();
         ModelFolder folder = ModelFolder.open(modelDir, options.variant());
-        Backend backend = Backends.create(options.device(), options.listener()::info);
+        Backend backend = Backends.create(options.device(), DType.parseCompute(options.dtype()), options.listener()::info);
         try {
+            if (backend.computeType() != DType.parseCompute(options.dtype()))
+                throw new IllegalArgumentException("dtype " + options.dtype() + ": the " + backend.name() + " backend computes in "
+                        + backend.computeType().computeName() + " only; use dtype(\"fp32\"), or device(\"cuda\") on a machine with a GPU");
             OneStepPipeline pipeline = OneStepPipeline.load(folder, backend, options.weightCheck());
             for (String w : folder.warnings()) options.listener().warning(w);
             return new OneStep(options, folder, backend, pipeline);
@@ -196,39 +419,79 @@ public final class OneStep implements AutoCloseable {
     public Options options() { return options; }
 
     /** Depth for an image file (EXIF orientation per {@link Options#exif()}). */
-    public DepthMap predictDepth(Path image) throws IOException {
-        Prediction p = run(readChecked(image), Task.DEPTH);
-        return new DepthMap(p.data(), p.width(), p.height(), p.times());
-    }
+    public DepthMap predictDepth(Path image) throws IOException { return predictDepth(image, Recipe.oneStep()); }
+
+    /** Depth for an image file with {@code recipe}. */
+    public DepthMap predictDepth(Path image, Recipe recipe) throws IOException { return depth(run(readChecked(image), Task.DEPTH, recipe)); }
 
     /** Depth for an in-memory image. */
-    public DepthMap predictDepth(BufferedImage image) {
-        Prediction p = run(fromBuffered(image), Task.DEPTH);
-        return new DepthMap(p.data(), p.width(), p.height(), p.times());
-    }
+    public DepthMap predictDepth(BufferedImage image) { return predictDepth(image, Recipe.oneStep()); }
+
+    /** Depth for an in-memory image with {@code recipe} (e.g. {@code Recipe.marigold().steps(4).ensemble(5)}). */
+    public DepthMap predictDepth(BufferedImage image, Recipe recipe) { return depth(run(fromBuffered(image), Task.DEPTH, recipe)); }
 
     /** Depth for RGB planes [3, H, W] (channels first, row-major) with values in [0, 1]. */
     public DepthMap predictDepth(float[] rgbChw, int width, int height) {
-        Prediction p = run(fromFloats(rgbChw, width, height), Task.DEPTH);
-        return new DepthMap(p.data(), p.width(), p.height(), p.times());
+        return depth(run(fromFloats(rgbChw, width, height), Task.DEPTH, Recipe.oneStep()));
     }
 
     /** Normals for an image file. */
-    public NormalMap predictNormals(Path image) throws IOException {
-        Prediction p = run(readChecked(image), Task.NORMALS);
-        return new NormalMap(p.data(), p.width(), p.height(), p.times());
-    }
+    public NormalMap predictNormals(Path image) throws IOException { return predictNormals(image, Recipe.oneStep()); }
+
+    /** Normals for an image file with {@code recipe}. */
+    public NormalMap predictNormals(Path image, Recipe recipe) throws IOException { return normals(run(readChecked(image), Task.NORMALS, recipe)); }
 
     /** Normals for an in-memory image. */
-    public NormalMap predictNormals(BufferedImage image) {
-        Prediction p = run(fromBuffered(image), Task.NORMALS);
-        return new NormalMap(p.data(), p.width(), p.height(), p.times());
-    }
+    public NormalMap predictNormals(BufferedImage image) { return predictNormals(image, Recipe.oneStep()); }
+
+    /** Normals for an in-memory image with {@code recipe}. */
+    public NormalMap predictNormals(BufferedImage image, Recipe recipe) { return normals(run(fromBuffered(image), Task.NORMALS, recipe)); }
 
     /** Normals for RGB planes [3, H, W] with values in [0, 1]. */
     public NormalMap predictNormals(float[] rgbChw, int width, int height) {
-        Prediction p = run(fromFloats(rgbChw, width, height), Task.NORMALS);
-        return new NormalMap(p.data(), p.width(), p.height(), p.times());
+        return normals(run(fromFloats(rgbChw, width, height), Task.NORMALS, Recipe.oneStep()));
+    }
+
+    /**
+     * Depth for every image, in order; the result for each is the one its own call would give. Each image runs its
+     * own network pass today (batched passes of {@link Options#batchSize()} images are not implemented yet). The
+     * first failure (an unreadable or oversized image) ends the call.
+     */
+    public List<DepthMap> predictDepth(List<BufferedImage> images) {
+        List<DepthMap> out = new ArrayList<>(images.size());
+        for (BufferedImage i : images) out.add(predictDepth(i));
+        return out;
+    }
+
+    /** Depth for every image file, in order (see {@link #predictDepth(List)}). */
+    public List<DepthMap> predictDepthFiles(List<Path> images) throws IOException {
+        List<DepthMap> out = new ArrayList<>(images.size());
+        for (Path i : images) out.add(predictDepth(i));
+        return out;
+    }
+
+    /** Normals for every image, in order (see {@link #predictDepth(List)}). */
+    public List<NormalMap> predictNormals(List<BufferedImage> images) {
+        List<NormalMap> out = new ArrayList<>(images.size());
+        for (BufferedImage i : images) out.add(predictNormals(i));
+        return out;
+    }
+
+    /** Normals for every image file, in order. */
+    public List<NormalMap> predictNormalsFiles(List<Path> images) throws IOException {
+        List<NormalMap> out = new ArrayList<>(images.size());
+        for (Path i : images) out.add(predictNormals(i));
+        return out;
+    }
+
+    private static DepthMap depth(MarigoldPipeline.Result r) {
+        Prediction p = r.prediction();
+        return new DepthMap(p.data(), p.width(), p.height(), StageTimes.of(p.times()), r.uncertainty());
+    }
+
+    private static NormalMap normals(MarigoldPipeline.Result r) {
+        Prediction p = r.prediction();
+        return new NormalMap(p.data(), p.width(), p.height(), StageTimes.of(p.times()), r.uncertainty());
     }
 
     private RgbImage readChecked(Path file) throws IOException {
@@ -254,7 +517,8 @@ public final class OneStep implements AutoCloseable {
         return new RgbImage(planes, w, h, "float image");
     }
 
-    private Prediction run(RgbImage img, Task task) {
+    private MarigoldPipeline.Result run(RgbImage img, Task task, Recipe recipe) {
+        Objects.requireNonNull(recipe, "recipe");
         acquire();
         Call call = new Call(Thread.currentThread());
         try {
@@ -267,9 +531,12 @@ public final class OneStep implements AutoCloseable {
             synchronized (calls) {
                 current = call;
             }
-            Prediction p = pipeline.predict(img, task, options.processingRes(), options.resample(), null);
+            MarigoldPipeline.Result r = Parallel.withThreads(options.threads(), () -> recipe.isOneStep()
+                    ? new MarigoldPipeline.Result(pipeline.predict(img, task, options.processingRes(), options.resample().mode(), null), null)
+                    : multiStep.predict(img, task, recipe.toOptions(options.processingRes(), options.resample().mode(),
+                    pipeline.scheduler().defaultSpacing()), null));
             if (call.cancelled) throw cancelled(null);
-            return p;
+            return r;
         } catch (CancellationException e) {
             throw e;
         } catch (RuntimeException e) {

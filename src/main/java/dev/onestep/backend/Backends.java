@@ -30,7 +30,7 @@ public final class Backends {
         String d = device.toLowerCase(Locale.ROOT);
         Backend b = switch (d) {
             case "cpu" -> new CpuBackend();
-            case "cuda", "gpu" -> {
+            case "cuda" -> {
                 String why = CudaBackend.unavailableReason();
                 if (why != null)
                     throw new IllegalStateException("--device cuda: no usable CUDA GPU: " + sentence(why) + " Use --device cpu (or auto).");

@@ -21,6 +21,32 @@ public final class Parallel {
 
     public static final int THREADS = Math.max(1, Integer.getInteger("onestep.threads", Runtime.getRuntime().availableProcessors()));
 
+    /** A caller's own cap on the threads its loops use ({@link #withThreads}); 0 = {@link #THREADS}. */
+    private static final ThreadLocal<int[]> CAP = ThreadLocal.withInitial(() -> new int[1]);
+
+    /**
+     * Runs {@code work} with this thread's parallel loops using at most {@code threads} threads (itself included;
+     * 0 = all {@link #THREADS}); the previous cap is restored after. A library user's per-instance thread count.
+     */
+    public static <T> T withThreads(int threads, java.util.function.Supplier<T> work) {
+        if (threads < 0 || threads > THREADS)
+            throw new IllegalArgumentException("threads must be 0 (all) or 1.." + THREADS + " (this machine's CPU threads), got " + threads);
+        int[] cap = CAP.get();
+        int before = cap[0];
+        cap[0] = threads;
+        try {
+            return work.get();
+        } finally {
+            cap[0] = before;
+        }
+    }
+
+    /** The threads a parallel loop started on this thread may use. */
+    static int threadsHere() {
+        int c = CAP.get()[0];
+        return c <= 0 ? THREADS : Math.min(c, THREADS);
+    }
+
     private static final ExecutorService POOL = THREADS == 1 ? null : Executors.newFixedThreadPool(THREADS - 1, r -> {
         Thread t = new Thread(r, "onestep-cpu");
         t.setDaemon(true);
@@ -38,7 +64,8 @@ public final class Parallel {
     public static void parallelFor(int n, IntConsumer body) {
         if (n <= 0) return;
         checkInterrupt();
-        if (n == 1 || POOL == null) {
+        int threads = threadsHere();
+        if (n == 1 || POOL == null || threads == 1) {
             for (int i = 0; i < n; i++) {
                 if (i > 0) checkInterrupt();
                 body.accept(i);
@@ -62,7 +89,7 @@ public final class Parallel {
                 }
             }
         };
-        int helpers = Math.min(THREADS - 1, n - 1);
+        int helpers = Math.min(threads - 1, n - 1);
         for (int h = 0; h < helpers; h++) POOL.execute(drain);
         drain.run();
         boolean interrupted = false;
