@@ -21,6 +21,11 @@ import java.util.stream.IntStream;
  * over the mapped bytes, vectorised and spread over the cores in 4 MiB chunks: it runs at memory speed, and the
  * pages it touches are the ones loading reads next. Flagged tensors are then counted exactly (NaN and Inf apart)
  * for the message.
+ *
+ * <p>The mapped bytes are read only through {@link MemorySegment#copy} into a small heap buffer, and the vectors run
+ * over that buffer: a file truncated while it is mapped faults the access, and the JVM turns a fault in a guarded
+ * copy into an {@link InternalError} (which loading names as a changed file), whereas a vector load straight from
+ * the mapping is not guarded and takes the whole JVM down with SIGBUS.
  */
 public final class WeightScan {
     private WeightScan() {}
@@ -87,25 +92,41 @@ public final class WeightScan {
         };
     }
 
+    private static final int BUFFER_BYTES = 64 << 10; // stays in L2 while it is scanned
+    private static final ThreadLocal<MemorySegment> BUFFER = ThreadLocal.withInitial(() -> MemorySegment.ofArray(new byte[BUFFER_BYTES]));
+
     /** Whether the bytes of {@code seg}, values of {@code dtype}, hold a NaN or Inf. */
     static boolean anyNonFinite(MemorySegment seg, DType dtype) {
+        MemorySegment buf = BUFFER.get();
+        int width = dtype == DType.F32 ? 4 : 2;
+        long usable = seg.byteSize() / width * width;
+        for (long at = 0; at < usable; at += BUFFER_BYTES) {
+            int bytes = (int) Math.min(BUFFER_BYTES, usable - at);
+            MemorySegment.copy(seg, at, buf, 0, bytes); // the guarded read of the mapping
+            if (anyNonFiniteInHeap(buf, bytes, dtype)) return true;
+        }
+        return false;
+    }
+
+    /** The vector scan of the first {@code bytes} of the heap buffer {@code buf}. */
+    private static boolean anyNonFiniteInHeap(MemorySegment buf, int bytes, DType dtype) {
         int mask = exponentMask(dtype);
         if (dtype == DType.F32) {
-            long n = seg.byteSize() / 4, i = 0;
+            long n = bytes / 4, i = 0;
             for (long bound = INTS.loopBound(n); i < bound; i += INTS.length()) {
-                IntVector v = IntVector.fromMemorySegment(INTS, seg, i * 4, ByteOrder.LITTLE_ENDIAN);
+                IntVector v = IntVector.fromMemorySegment(INTS, buf, i * 4, ByteOrder.LITTLE_ENDIAN);
                 if (v.and(mask).compare(VectorOperators.EQ, mask).anyTrue()) return true;
             }
-            for (; i < n; i++) if ((seg.get(INT_LE, i * 4) & mask) == mask) return true;
+            for (; i < n; i++) if ((buf.get(INT_LE, i * 4) & mask) == mask) return true;
             return false;
         }
         short m = (short) mask;
-        long n = seg.byteSize() / 2, i = 0;
+        long n = bytes / 2, i = 0;
         for (long bound = SHORTS.loopBound(n); i < bound; i += SHORTS.length()) {
-            ShortVector v = ShortVector.fromMemorySegment(SHORTS, seg, i * 2, ByteOrder.LITTLE_ENDIAN);
+            ShortVector v = ShortVector.fromMemorySegment(SHORTS, buf, i * 2, ByteOrder.LITTLE_ENDIAN);
             if (v.and(m).compare(VectorOperators.EQ, m).anyTrue()) return true;
         }
-        for (; i < n; i++) if ((seg.get(SHORT_LE, i * 2) & m) == m) return true;
+        for (; i < n; i++) if ((buf.get(SHORT_LE, i * 2) & m) == m) return true;
         return false;
     }
 

@@ -123,11 +123,13 @@ class HostileCheckpointTest {
     }
 
     @Test
-    void aProcessingResolutionThatOverflowsIsRefusedByTheBudget() {
+    void anAbsurdProcessingResolutionIsRefusedByTheOptionsAndTheLargestAllowedOneByTheBudget() {
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> cpu().withProcessingRes(Integer.MAX_VALUE));
+        assertTrue(bad.getMessage().contains("processingRes must be 0 (native) or 1..65536, got 2147483647"), bad.getMessage());
         var bi = new java.awt.image.BufferedImage(80, 60, java.awt.image.BufferedImage.TYPE_INT_RGB);
-        try (OneStep model = OneStep.load(Fixtures.model(), cpu().withProcessingRes(Integer.MAX_VALUE))) {
+        try (OneStep model = OneStep.load(Fixtures.model(), cpu().withProcessingRes(65536).withMaxMemory(1L << 30))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> model.predictDepth(bi));
-            assertTrue(e.getMessage().contains("needs more than 8 EB for activations"), e.getMessage());
+            assertTrue(e.getMessage().contains("(65536×49152) needs") && e.getMessage().contains("for activations"), e.getMessage());
         }
     }
 
