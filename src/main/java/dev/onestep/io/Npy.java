@@ -24,6 +24,8 @@ import java.util.regex.Pattern;
 public final class Npy {
     private Npy() {}
 
+    /** The largest file read (one Java array holds it). */
+    static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 8;
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
     private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
     private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
@@ -31,6 +33,8 @@ public final class Npy {
 
     /** Reads an .npy file into a host tensor of its own dtype (F32, F16, U8, I32 or I64). */
     public static Tensor read(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size > MAX_FILE_BYTES) throw new IOException(file + ": not a readable .npy file: " + size + " bytes, above the " + MAX_FILE_BYTES + "-byte limit");
         byte[] bytes = Files.readAllBytes(file);
         try {
             return parse(bytes);
@@ -65,6 +69,7 @@ public final class Npy {
             headerLen = Short.toUnsignedInt(bb.getShort(8));
             headerStart = 10;
         } else if (major == 2 || major == 3) {
+            if (bytes.length < 12) throw new IllegalArgumentException("file too short for a version " + major + " header");
             headerLen = bb.getInt(8);
             headerStart = 12;
         } else {
@@ -89,10 +94,14 @@ public final class Npy {
             if (!p.isEmpty()) dims.add(Integer.parseInt(p));
         }
         int[] shape = dims.stream().mapToInt(Integer::intValue).toArray();
-        long n = Tensor.numel(shape);
+        long need;
+        try {
+            need = Math.multiplyExact(Tensor.numel(shape), (long) dtype.byteSize());
+        } catch (ArithmeticException overflow) {
+            throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " has more bytes than a file can hold");
+        }
         int dataStart = headerStart + headerLen;
-        long need = n * dtype.byteSize();
-        if (dataStart + need > bytes.length)
+        if (need > bytes.length - dataStart)
             throw new IllegalArgumentException("data truncated: need " + need + " bytes, have " + (bytes.length - dataStart));
         Tensor t = Tensor.allocate(dtype, shape);
         MemorySegment.copy(MemorySegment.ofArray(bytes), dataStart, t.data(), 0, need);
@@ -102,9 +111,7 @@ public final class Npy {
     /** Writes float32 values with the given shape (C order). */
     public static void write(Path file, float[] values, int... shape) throws IOException {
         if (values.length != Tensor.numel(shape)) throw new IllegalArgumentException(values.length + " values for the shape given");
-        try (OutputStream out = Files.newOutputStream(file)) {
-            write(out, values, shape);
-        }
+        AtomicFiles.write(file, out -> write(out, values, shape)); // all of it or nothing at that path
     }
 
     /** Writes a host tensor's values as float32. */
@@ -126,8 +133,11 @@ public final class Npy {
         head.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length());
         head.put(header.getBytes(StandardCharsets.ISO_8859_1));
         out.write(head.array());
-        byte[] data = new byte[values.length * 4];
-        MemorySegment.copy(values, 0, MemorySegment.ofArray(data), ValueLayout.JAVA_FLOAT_UNALIGNED, 0, values.length);
-        out.write(data);
+        byte[] data = new byte[Math.min(values.length, 1 << 18) * 4]; // in chunks: more than 2^29 values would overflow one array
+        for (int at = 0; at < values.length; at += data.length / 4) {
+            int n = Math.min(data.length / 4, values.length - at);
+            MemorySegment.copy(values, at, MemorySegment.ofArray(data), ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, n);
+            out.write(data, 0, n * 4);
+        }
     }
 }
