@@ -1,8 +1,11 @@
 package dev.onestep;
 
+import dev.onestep.io.Npy;
 import dev.onestep.io.OutputWriters;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -57,7 +60,39 @@ public final class DepthMap {
     public void writePng16(Path file) throws IOException { OutputWriters.depthPng16(file, data, height, width); }
 
     /** 8-bit RGB PNG with matplotlib's Spectral colour map on [0, 1]. */
-    public void writeColor(Path file) throws IOException { OutputWriters.depthColor(file, data, height, width); }
+    public void writeColor(Path file) throws IOException { writeColor(file, Colormap.SPECTRAL); }
+
+    /** 8-bit RGB PNG with {@code map} on [0, 1]. */
+    public void writeColor(Path file, Colormap map) throws IOException { OutputWriters.writePng(file, toImage(map)); }
+
+    /** The same PNG to a stream (left open). */
+    public void writeColor(OutputStream out, Colormap map) throws IOException { OutputWriters.writePng(out, toImage(map)); }
+
+    /** The 16-bit PNG to a stream (left open). */
+    public void writePng16(OutputStream out) throws IOException { OutputWriters.writePng(out, OutputWriters.depth16Image(data, height, width)); }
+
+    /** The .npy to a stream (left open). */
+    public void writeNpy(OutputStream out) throws IOException { Npy.write(out, data, height, width); }
+
+    /** The map drawn with Spectral, as {@link #writeColor(Path)} writes it. */
+    public BufferedImage toImage() { return toImage(Colormap.SPECTRAL); }
+
+    /** The map drawn with {@code map} (values clipped to [0, 1]; NaN black), an 8-bit RGB image of width × height. */
+    public BufferedImage toImage(Colormap map) { return OutputWriters.depthImage(data, height, width, map.lut()); }
+
+    /**
+     * The uncertainty drawn as diffusers' {@code visualize_uncertainty} draws it (8-bit grey, the 95th percentile
+     * white); empty without an ensemble.
+     */
+    public Optional<BufferedImage> uncertaintyImage() {
+        return uncertainty().map(u -> OutputWriters.uncertaintyImage(u, height, width));
+    }
+
+    /** Writes {@link #uncertaintyImage()} as PNG; an IllegalStateException when the map has no uncertainty. */
+    public void writeUncertaintyPng(Path file) throws IOException {
+        OutputWriters.writePng(file, uncertaintyImage().orElseThrow(() -> new IllegalStateException(
+                "this depth map has no uncertainty: it needs an ensemble of more than one member (Recipe.marigold().ensemble(k))")));
+    }
 
     @Override
     public String toString() { return "DepthMap[" + width + "×" + height + "]"; }

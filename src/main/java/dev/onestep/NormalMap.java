@@ -1,8 +1,11 @@
 package dev.onestep;
 
+import dev.onestep.io.Npy;
 import dev.onestep.io.OutputWriters;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -56,6 +59,26 @@ public final class NormalMap {
 
     /** 8-bit RGB PNG of (n + 1)/2·255. */
     public void writePng(Path file) throws IOException { OutputWriters.normalsPng(file, data, height, width); }
+
+    /** The same PNG to a stream (left open). */
+    public void writePng(OutputStream out) throws IOException { OutputWriters.writePng(out, toImage()); }
+
+    /** The .npy [3, H, W] to a stream (left open). */
+    public void writeNpy(OutputStream out) throws IOException { Npy.write(out, data, 3, height, width); }
+
+    /** The map as {@link #writePng(Path)} draws it: 8-bit RGB of (n + 1)/2·255, truncated as the reference. */
+    public BufferedImage toImage() { return OutputWriters.normalsImage(data, height, width); }
+
+    /** The uncertainty drawn as diffusers' {@code visualize_uncertainty} (8-bit grey); empty without an ensemble. */
+    public Optional<BufferedImage> uncertaintyImage() {
+        return uncertainty().map(u -> OutputWriters.uncertaintyImage(u, height, width));
+    }
+
+    /** Writes {@link #uncertaintyImage()} as PNG; an IllegalStateException when the map has no uncertainty. */
+    public void writeUncertaintyPng(Path file) throws IOException {
+        OutputWriters.writePng(file, uncertaintyImage().orElseThrow(() -> new IllegalStateException(
+                "this normal map has no uncertainty: it needs an ensemble of more than one member (Recipe.marigold().ensemble(k))")));
+    }
 
     @Override
     public String toString() { return "NormalMap[" + width + "×" + height + "]"; }

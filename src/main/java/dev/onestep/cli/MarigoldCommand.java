@@ -82,6 +82,7 @@ final class MarigoldCommand implements Callable<Integer> {
         Progress out = new Progress(spec.commandLine().getErr(), false, output.quiet);
         Task t = parseTask(task, spec);
         Set<String> fmt = output.formats(t);
+        dev.onestep.image.ColorLut lut = output.colorLut();
         Resize.Mode mode = images.resize();
         MarigoldPipeline.FinalLatent finalLatent;
         MarigoldPipeline.Init initKind;
@@ -121,7 +122,7 @@ final class MarigoldCommand implements Callable<Integer> {
                 var img = images.load(f, (w, h) -> budget.check(f.toString(), w, h, processingRes, folder.vae()));
                 budget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
                 MarigoldPipeline.Result r = pipeline.predict(img, t, o, output.dumpHook(backend, files.size(), stems.get(f)));
-                OutputFiles.write(output.outDir, stems.get(f), r.prediction(), r.uncertainty(), fmt);
+                OutputFiles.write(output.outDir, stems.get(f), r.prediction(), r.uncertainty(), fmt, lut);
                 out.line(String.format(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s (UNet %.2f s)", i + 1, files.size(), f.getFileName(),
                         img.width(), img.height(), r.prediction().times().totalMs() / 1000, r.prediction().times().unetMs() / 1000));
             }, (i, f, message) -> out.error("error: " + ImageLoop.naming(f, message)));

@@ -37,10 +37,10 @@ final class OutputFiles {
     }
 
     /** Writes a prediction in the given formats ({@link ResultWriter#FILES}), and the uncertainty [H, W] as .npy when non-null. */
-    static void write(Path outDir, String stem, Prediction p, float[] uncertainty, Set<String> fmt) throws IOException {
+    static void write(Path outDir, String stem, Prediction p, float[] uncertainty, Set<String> fmt, dev.onestep.image.ColorLut lut) throws IOException {
         IOException first = null;
         try {
-            ResultWriter.FILES.write(p, outDir, stem, fmt);
+            ResultWriter.files(lut).write(p, outDir, stem, fmt);
         } catch (IOException e) {
             first = e;
         }

@@ -27,12 +27,25 @@ final class OutputOptions {
             description = "outputs: depth npy,png16,color; normals npy,png (default: all of the task's)")
     List<String> formats;
 
+    @Option(names = "--colormap", defaultValue = "Spectral", paramLabel = "NAME", descriptionKey = "colormap",
+            description = "colour map of the depth color PNG, as matplotlib names it: Spectral, gray, binary, viridis, magma, turbo (default: ${DEFAULT-VALUE})")
+    String colormap;
+
     @Option(names = "--dump", paramLabel = "DIR", descriptionKey = "dump",
             description = "write every stage and intermediate activation as .npy (fixture names, NCHW) under DIR")
     Path dump;
 
     @Option(names = {"-q", "--quiet"}, descriptionKey = "quiet", description = "print errors only")
     boolean quiet;
+
+    /** The --colormap table; a name matplotlib does not know here is a usage error naming the choices. */
+    dev.onestep.image.ColorLut colorLut() {
+        try {
+            return dev.onestep.image.ColorLut.named(colormap);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--colormap: " + e.getMessage());
+        }
+    }
 
     /** The --format list checked against the task (all of its formats when not given); a wrong one is a usage error. */
     Set<String> formats(Task task) {

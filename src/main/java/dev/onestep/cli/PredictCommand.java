@@ -31,8 +31,8 @@ abstract class PredictCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    /** Where results go; tests swap in a failing writer. */
-    ResultWriter writer = ResultWriter.FILES;
+    /** Where results go (null: the files, depth in --colormap); tests swap in a failing writer. */
+    ResultWriter writer;
 
     @Option(names = "--model", paramLabel = "DIR|ORG/NAME",
             description = "diffusers model folder, or a Hugging Face id: taken from the hub cache (HF_HOME / HF_HUB_CACHE), downloaded there when missing (default: this task's E2E-FT checkpoint)")
@@ -67,6 +67,7 @@ abstract class PredictCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Progress out = new Progress(spec.commandLine().getErr(), Progress.isTerminal(), output.quiet);
         Set<String> fmt = output.formats(task);
+        ResultWriter results = writer != null ? writer : ResultWriter.files(output.colorLut());
         Resize.Mode mode = images.resize();
         if (processingRes < 0) throw new ParameterException(spec.commandLine(), "--processing-res must be ≥ 0");
         models.computeType();
@@ -88,7 +89,7 @@ abstract class PredictCommand implements Callable<Integer> {
                 RgbImage img = images.load(f, (w, h) -> deviceBudget.check(f.toString(), w, h, processingRes, folder.vae()));
                 deviceBudget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
                 Prediction p = pipeline.predict(img, task, processingRes, mode, output.dumpHook(backend, files.size(), stems.get(f)));
-                writer.write(p, output.outDir, stems.get(f), fmt);
+                results.write(p, output.outDir, stems.get(f), fmt);
                 out.imageDone(files.size(), f, p);
             }, (i, f, message) -> out.imageFailed(files.size(), f, message));
             out.deviceMemory(backend.peakDeviceMemoryBytes());

@@ -1,5 +1,6 @@
 package dev.onestep.cli;
 
+import dev.onestep.image.ColorLut;
 import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
@@ -32,7 +33,12 @@ interface ResultWriter {
         };
     }
 
-    ResultWriter FILES = (p, outDir, stem, formats) -> {
+    /** The files, depth colourised with Spectral. */
+    ResultWriter FILES = files(ColorLut.SPECTRAL);
+
+    /** The files, depth colourised with {@code lut}. */
+    static ResultWriter files(ColorLut lut) {
+        return (p, outDir, stem, formats) -> {
         int h = p.height(), w = p.width();
         List<IOException> problems = new ArrayList<>();
         for (String f : formats) {
@@ -41,7 +47,7 @@ interface ResultWriter {
                 switch (p.task().suffix() + ":" + f) {
                     case "depth:npy" -> OutputWriters.depthNpy(file, p.data(), h, w);
                     case "depth:png16" -> OutputWriters.depthPng16(file, p.data(), h, w);
-                    case "depth:color" -> OutputWriters.depthColor(file, p.data(), h, w);
+                    case "depth:color" -> OutputWriters.depthColor(file, p.data(), h, w, lut);
                     case "normals:npy" -> OutputWriters.normalsNpy(file, p.data(), h, w);
                     case "normals:png" -> OutputWriters.normalsPng(file, p.data(), h, w);
                     default -> throw new IllegalStateException(f);
@@ -51,5 +57,6 @@ interface ResultWriter {
             }
         }
         if (!problems.isEmpty()) throw problems.get(0);
-    };
+        };
+    }
 }

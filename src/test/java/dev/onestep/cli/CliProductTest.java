@@ -93,6 +93,23 @@ class CliProductTest {
     }
 
     @Test
+    void colormapPicksTheColourPngsMapAndAnUnknownOneIsAUsageError(@TempDir Path tmp) throws IOException {
+        CliTest.Result r = run(args("depth", tmp, "-q", "--format", "npy,color", "--colormap", "viridis", input("case1_80x60")));
+        assertEquals(0, r.code(), r.err());
+        float[] d = Npy.readFloats(tmp.resolve("input_depth.npy"));
+        dev.onestep.image.RgbImage img = dev.onestep.image.ImageLoader.load(tmp.resolve("input_depth_color.png"));
+        for (int i = 0; i < d.length; i += 97) {
+            int[] e = dev.onestep.image.ColorLut.VIRIDIS.color8(Math.min(1f, Math.max(0f, d[i])));
+            for (int c = 0; c < 3; c++) assertEquals(e[c], img.get(c, i / img.width(), i % img.width()), "pixel " + i);
+        }
+        Path none = tmp.resolve("none");
+        CliTest.Result bad = run(args("depth", none, "--colormap", "jet", input("case1_80x60")));
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("--colormap: unknown colour map 'jet'") && bad.err().contains("viridis"), bad.err());
+        assertFalse(Files.exists(none), "nothing written on a usage error");
+    }
+
+    @Test
     void quietPrintsNothingOnSuccess(@TempDir Path tmp) {
         CliTest.Result r = run(args("depth", tmp, "-q", input("case1_80x60")));
         assertEquals(0, r.code(), r.err());

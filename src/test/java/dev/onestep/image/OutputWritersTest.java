@@ -66,19 +66,19 @@ class OutputWritersTest {
 
     @Test
     void spectralKnownValues() {
-        double[] c0 = Colormap.spectral(0f), c1 = Colormap.spectral(1f), mid = Colormap.spectral(0.5f);
+        double[] c0 = ColorLut.SPECTRAL.color(0f), c1 = ColorLut.SPECTRAL.color(1f), mid = ColorLut.SPECTRAL.color(0.5f);
         assertArrayEquals(new double[] {0.6196078431372549, 0.00392156862745098, 0.25882352941176473}, c0, 1e-15);
         assertArrayEquals(new double[] {0.3686274509803922, 0.30980392156862746, 0.6352941176470588}, c1, 1e-15);
         // matplotlib: cm.get_cmap("Spectral")(0.5)
         assertArrayEquals(new double[] {0.998077662437524, 0.9992310649750096, 0.7460207612456747}, mid, 1e-12);
-        assertEquals(0, Colormap.index(0f));
-        assertEquals(255, Colormap.index(1f));
-        assertEquals(255, Colormap.index(0.999f));
-        assertEquals(127, Colormap.index(0.499f));
-        assertEquals(128, Colormap.index(0.5f));
-        assertArrayEquals(new int[] {158, 1, 66}, Colormap.spectral8(0f));   // (int)(0.6196·255) = 158
-        assertArrayEquals(new int[] {94, 79, 162}, Colormap.spectral8(1f));   // 79/255 · 255 stays 79
-        assertArrayEquals(new int[] {0, 0, 0}, Colormap.spectral8(Float.NaN));
+        assertEquals(0, ColorLut.index(0f));
+        assertEquals(255, ColorLut.index(1f));
+        assertEquals(255, ColorLut.index(0.999f));
+        assertEquals(127, ColorLut.index(0.499f));
+        assertEquals(128, ColorLut.index(0.5f));
+        assertArrayEquals(new int[] {158, 1, 66}, ColorLut.SPECTRAL.color8(0f));   // (int)(0.6196·255) = 158
+        assertArrayEquals(new int[] {94, 79, 162}, ColorLut.SPECTRAL.color8(1f));   // 79/255 · 255 stays 79
+        assertArrayEquals(new int[] {0, 0, 0}, ColorLut.SPECTRAL.color8(Float.NaN));
     }
 
     @Test
@@ -88,7 +88,7 @@ class OutputWritersTest {
         OutputWriters.depthColor(p, d, H, W);
         RgbImage img = ImageLoader.load(p);
         for (int i = 0; i < d.length; i++) {
-            int[] e = Colormap.spectral8(Math.min(1f, Math.max(0f, d[i])));
+            int[] e = ColorLut.SPECTRAL.color8(Math.min(1f, Math.max(0f, d[i])));
             for (int c = 0; c < 3; c++) assertEquals(e[c], img.get(c, i / W, i % W), "pixel " + i + " channel " + c);
         }
     }
