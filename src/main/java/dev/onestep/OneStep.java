@@ -13,6 +13,7 @@ import dev.onestep.io.hub.HubConfig;
 import dev.onestep.pipeline.MarigoldPipeline;
 import dev.onestep.pipeline.MemoryBudget;
 import dev.onestep.pipeline.OneStepPipeline;
+import dev.onestep.pipeline.PostProcess;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
 import dev.onestep.tensor.DType;
@@ -84,7 +85,7 @@ public final class OneStep implements AutoCloseable {
         private final String device, dtype, variant, revision;
         private final int processingRes, threads, batchSize;
         private final Resample resample;
-        private final boolean exif, weightCheck;
+        private final boolean exif, weightCheck, matchInputResolution, renormalizeNormals;
         private final long maxMemory;
         private final HubConfig hub;
         private final Listener listener;
@@ -100,6 +101,8 @@ public final class OneStep implements AutoCloseable {
             resample = b.resample;
             exif = b.exif;
             weightCheck = b.weightCheck;
+            matchInputResolution = b.matchInputResolution;
+            renormalizeNormals = b.renormalizeNormals;
             maxMemory = b.maxMemory;
             hub = b.hub != null ? b.hub : HubConfig.fromEnvironment();
             listener = b.listener;
@@ -127,6 +130,8 @@ public final class OneStep implements AutoCloseable {
             b.resample = resample;
             b.exif = exif;
             b.weightCheck = weightCheck;
+            b.matchInputResolution = matchInputResolution;
+            b.renormalizeNormals = renormalizeNormals;
             b.maxMemory = maxMemory;
             b.hub = hub;
             b.listener = listener;
@@ -165,6 +170,12 @@ public final class OneStep implements AutoCloseable {
         /** Whether the weights are scanned for NaN/Inf at load (a checkpoint with any is refused). */
         public boolean weightCheck() { return weightCheck; }
 
+        /** Whether maps come back at the input image's size (true, the default) or at the processing size. */
+        public boolean matchInputResolution() { return matchInputResolution; }
+
+        /** Whether normals are re-normalised to unit length after the resize back (false, E2E-FT's way, the default). */
+        public boolean renormalizeNormals() { return renormalizeNormals; }
+
         public Listener listener() { return listener; }
 
         /** The Hugging Face cache and endpoint settings (from the environment unless the builder set them). */
@@ -202,7 +213,8 @@ public final class OneStep implements AutoCloseable {
         public String toString() {
             return "Options[device=" + device + ", dtype=" + dtype + ", processingRes=" + processingRes + ", resample=" + resample
                     + ", variant=" + variant + ", revision=" + revision + ", exif=" + exif + ", maxMemory=" + maxMemory + ", threads="
-                    + threads + ", batchSize=" + batchSize + ", weightCheck=" + weightCheck + ", " + hub + "]";
+                    + threads + ", batchSize=" + batchSize + ", weightCheck=" + weightCheck + ", matchInputResolution=" + matchInputResolution
+                    + ", renormalizeNormals=" + renormalizeNormals + ", " + hub + "]";
         }
 
         /** Sets {@link Options} one value at a time; each setter checks its value. */
@@ -210,7 +222,7 @@ public final class OneStep implements AutoCloseable {
             private String device = "auto", dtype = "fp32", variant, revision;
             private int processingRes = 768, threads, batchSize = 1;
             private Resample resample = Resample.BILINEAR;
-            private boolean exif = true, weightCheck = true;
+            private boolean exif = true, weightCheck = true, matchInputResolution = true, renormalizeNormals;
             private long maxMemory;
             private HubConfig hub;
             private Listener listener = Listener.NONE;
@@ -289,6 +301,26 @@ public final class OneStep implements AutoCloseable {
             public Builder batchSize(int n) {
                 if (n < 1 || n > 1024) throw new IllegalArgumentException("batchSize must be 1..1024, got " + n);
                 batchSize = n;
+                return this;
+            }
+
+            /**
+             * Return maps at the input image's size (true, the default) or at the processing size, the decoder's
+             * output (false: diffusers' {@code match_input_resolution=False}, run.py's {@code --output_processing_res});
+             * with false the map's width and height are the processing size's, and any uncertainty is at that size too.
+             */
+            public Builder matchInputResolution(boolean match) {
+                matchInputResolution = match;
+                return this;
+            }
+
+            /**
+             * Re-normalise normals to unit length after they are resized back to the input size (diffusers'
+             * Marigold pipelines do: n / max(‖n‖, 1e-6)); default false, E2E-FT's way (resized, clipped to [−1, 1], not
+             * renormalised). No effect at the processing size.
+             */
+            public Builder renormalizeNormals(boolean renormalize) {
+                renormalizeNormals = renormalize;
                 return this;
             }
 
@@ -517,6 +549,10 @@ public final class OneStep implements AutoCloseable {
         return new RgbImage(planes, w, h, "float image");
     }
 
+    private PostProcess.Output output() {
+        return new PostProcess.Output(options.matchInputResolution(), options.renormalizeNormals());
+    }
+
     private MarigoldPipeline.Result run(RgbImage img, Task task, Recipe recipe) {
         Objects.requireNonNull(recipe, "recipe");
         acquire();
@@ -532,9 +568,9 @@ public final class OneStep implements AutoCloseable {
                 current = call;
             }
             MarigoldPipeline.Result r = Parallel.withThreads(options.threads(), () -> recipe.isOneStep()
-                    ? new MarigoldPipeline.Result(pipeline.predict(img, task, options.processingRes(), options.resample().mode(), null), null)
+                    ? new MarigoldPipeline.Result(pipeline.predict(img, task, options.processingRes(), options.resample().mode(), null, output()), null)
                     : multiStep.predict(img, task, recipe.toOptions(options.processingRes(), options.resample().mode(),
-                    pipeline.scheduler().defaultSpacing()), null));
+                    pipeline.scheduler().defaultSpacing()), null, output()));
             if (call.cancelled) throw cancelled(null);
             return r;
         } catch (CancellationException e) {

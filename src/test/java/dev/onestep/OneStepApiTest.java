@@ -123,6 +123,53 @@ class OneStepApiTest {
         Compare.assertClose(kind + " e2eft_normal_final", Fixtures.floats(CASE, "ddim4_" + kind + "/e2eft_normal_final.npy"), n.data(), 1e-3);
     }
 
+    /**
+     * matchInputResolution(false): the maps at the decoder's size, against the fixtures' *_proc_res goldens (one step:
+     * depth_proc_res, normal_proc_res; four steps: ddim4_trailing/e2eft_depth_proc_res, marigold_depth_proc_res).
+     */
+    @Test
+    void atTheProcessingResolutionTheMapsAreTheGoldensBeforeTheResizeBack() throws IOException {
+        try (OneStep proc = OneStep.load(Fixtures.model(), cpu().toBuilder().matchInputResolution(false).build())) {
+            DepthMap d = proc.predictDepth(input());
+            int[] shape = dev.onestep.io.Npy.shape(Fixtures.caseDir(CASE).resolve("depth_proc_res.npy"));
+            assertEquals(shape[shape.length - 2], d.height());
+            assertEquals(shape[shape.length - 1], d.width());
+            Compare.assertClose("depth_proc_res", Fixtures.floats(CASE, "depth_proc_res.npy"), d.data(), 1e-4);
+            NormalMap n = proc.predictNormals(input());
+            assertEquals(d.width(), n.width());
+            Compare.assertClose("normal_proc_res", Fixtures.floats(CASE, "normal_proc_res.npy"), n.data(), 1e-3);
+            Recipe r = Recipe.marigold().steps(4).ensemble(1).spacing("trailing").noise(Fixtures.floats(CASE, "ddim4_trailing/init_noise.npy"));
+            Compare.assertClose("e2eft_depth_proc_res", Fixtures.floats(CASE, "ddim4_trailing/e2eft_depth_proc_res.npy"), proc.predictDepth(input(), r).data(), 1e-4);
+            Compare.assertClose("marigold_depth_proc_res", Fixtures.floats(CASE, "ddim4_trailing/marigold_depth_proc_res.npy"),
+                    proc.predictDepth(input(), r.finalLatent("prev")).data(), 1e-4);
+            DepthMap e = proc.predictDepth(input(), Recipe.marigold().steps(1).ensemble(2));
+            assertEquals(e.width() * e.height(), e.uncertainty().orElseThrow().length, "uncertainty at the processing size too");
+        }
+    }
+
+    /** renormalizeNormals: unit length after the resize back (diffusers' way); off, E2E-FT's resized normals are shorter at edges. */
+    @Test
+    void renormalizedNormalsHaveUnitLengthAndTheDefaultKeepsE2eFtsNormals() throws IOException {
+        NormalMap plain = model.predictNormals(input());
+        Compare.assertClose("normal_final", Fixtures.floats(CASE, "normal_final.npy"), plain.data(), 1e-3);
+        try (OneStep unit = OneStep.load(Fixtures.model(), cpu().toBuilder().renormalizeNormals(true).build())) {
+            float[] n = unit.predictNormals(input()).data();
+            int px = n.length / 3;
+            double worstPlain = 0;
+            for (int i = 0; i < px; i++) {
+                double len = Math.sqrt(n[i] * n[i] + n[px + i] * n[px + i] + n[2 * px + i] * n[2 * px + i]);
+                assertEquals(1.0, len, 1e-5, "pixel " + i);
+                float[] p = plain.data();
+                worstPlain = Math.max(worstPlain, Math.abs(1 - Math.sqrt(p[i] * p[i] + p[px + i] * p[px + i] + p[2 * px + i] * p[2 * px + i])));
+                for (int c = 0; c < 3; c++) { // the direction is the resized normal's
+                    double expected = p[c * px + i] / Math.max(Math.sqrt(p[i] * p[i] + p[px + i] * p[px + i] + p[2 * px + i] * p[2 * px + i]), 1e-6);
+                    assertEquals(expected, n[c * px + i], 1e-5);
+                }
+            }
+            assertTrue(worstPlain > 1e-4, "the default is not renormalised (worst |1 − ‖n‖| " + worstPlain + ")");
+        }
+    }
+
     @Test
     void anEnsembleGivesAnUncertaintyAtTheMapSizeAndOneStepIsTheDefault() throws IOException {
         BufferedImage img = ImageIO.read(input().toFile());

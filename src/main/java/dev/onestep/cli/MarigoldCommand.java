@@ -121,7 +121,7 @@ final class MarigoldCommand implements Callable<Integer> {
             failed = ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
                 var img = images.load(f, (w, h) -> budget.check(f.toString(), w, h, processingRes, folder.vae()));
                 budget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
-                MarigoldPipeline.Result r = pipeline.predict(img, t, o, output.dumpHook(backend, files.size(), stems.get(f)));
+                MarigoldPipeline.Result r = pipeline.predict(img, t, o, output.dumpHook(backend, files.size(), stems.get(f)), output.mapOutput());
                 OutputFiles.write(output.outDir, stems.get(f), r.prediction(), r.uncertainty(), fmt, lut);
                 out.line(String.format(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s (UNet %.2f s)", i + 1, files.size(), f.getFileName(),
                         img.width(), img.height(), r.prediction().times().totalMs() / 1000, r.prediction().times().unetMs() / 1000));

@@ -31,12 +31,25 @@ final class OutputOptions {
             description = "colour map of the depth color PNG, as matplotlib names it: Spectral, gray, binary, viridis, magma, turbo (default: ${DEFAULT-VALUE})")
     String colormap;
 
+    @Option(names = "--output-processing-res", descriptionKey = "output-processing-res",
+            description = "write maps at the processing resolution (the decoder's size) instead of the input's (run.py's --output_processing_res)")
+    boolean atProcessingRes;
+
+    @Option(names = "--renormalize-normals", descriptionKey = "renormalize-normals",
+            description = "re-normalise normals to unit length after the resize back, as diffusers does (E2E-FT does not: off by default)")
+    boolean renormalizeNormals;
+
     @Option(names = "--dump", paramLabel = "DIR", descriptionKey = "dump",
             description = "write every stage and intermediate activation as .npy (fixture names, NCHW) under DIR")
     Path dump;
 
     @Option(names = {"-q", "--quiet"}, descriptionKey = "quiet", description = "print errors only")
     boolean quiet;
+
+    /** Where maps end (--output-processing-res, --renormalize-normals). */
+    dev.onestep.pipeline.PostProcess.Output mapOutput() {
+        return new dev.onestep.pipeline.PostProcess.Output(!atProcessingRes, renormalizeNormals);
+    }
 
     /** The --colormap table; a name matplotlib does not know here is a usage error naming the choices. */
     dev.onestep.image.ColorLut colorLut() {

@@ -88,7 +88,7 @@ abstract class PredictCommand implements Callable<Integer> {
             ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
                 RgbImage img = images.load(f, (w, h) -> deviceBudget.check(f.toString(), w, h, processingRes, folder.vae()));
                 deviceBudget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
-                Prediction p = pipeline.predict(img, task, processingRes, mode, output.dumpHook(backend, files.size(), stems.get(f)));
+                Prediction p = pipeline.predict(img, task, processingRes, mode, output.dumpHook(backend, files.size(), stems.get(f)), output.mapOutput());
                 results.write(p, output.outDir, stems.get(f), fmt);
                 out.imageDone(files.size(), f, p);
             }, (i, f, message) -> out.imageFailed(files.size(), f, message));

@@ -96,7 +96,10 @@ public final class Json {
             expect(':');
             skipWs();
             Object v = value(depth);
-            if (m.containsKey(key)) throw new IllegalArgumentException("duplicate key \"" + key + "\" at offset " + keyAt);
+            if (m.containsKey(key)) {
+                pos = keyAt; // the error names where the second key starts
+                throw error("duplicate key \"" + printableKey(key) + "\"");
+            }
             m.put(key, v);
             skipWs();
             char c = peek();
@@ -253,6 +256,16 @@ public final class Json {
 
     private static boolean isDigit(char c) {
         return c >= '0' && c <= '9';
+    }
+
+    /** A key for a message: control characters as U+XXXX, at most 80 characters. */
+    private String printableKey(String key) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < key.length() && b.length() < 80; i++) {
+            char c = key.charAt(i);
+            b.append(c >= 0x20 && c != 0x7f ? String.valueOf(c) : printable(c));
+        }
+        return key.length() > 80 ? b + "…" : b.toString();
     }
 
     private String printable(char c) {

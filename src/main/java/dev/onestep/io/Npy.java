@@ -78,7 +78,7 @@ public final class Npy {
         if (headerLen < 0 || headerStart + (long) headerLen > bytes.length) throw new IllegalArgumentException("header past end of file");
         String header = new String(bytes, headerStart, headerLen, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
         Matcher d = DESCR.matcher(header), f = FORTRAN.matcher(header), s = SHAPE.matcher(header);
-        if (!d.find() || !f.find() || !s.find()) throw new IllegalArgumentException("malformed header: " + header.trim());
+        if (!d.find() || !f.find() || !s.find()) throw new IllegalArgumentException("malformed header: " + oneLine(header.trim()));
         if (f.group(1).equals("True")) throw new IllegalArgumentException("Fortran-order arrays are not supported");
         DType dtype = switch (d.group(1)) {
             case "<f4" -> DType.F32;
@@ -86,12 +86,17 @@ public final class Npy {
             case "|u1", "<u1" -> DType.U8;
             case "<i4" -> DType.I32;
             case "<i8" -> DType.I64;
-            default -> throw new IllegalArgumentException("unsupported dtype " + d.group(1));
+            default -> throw new IllegalArgumentException("unsupported dtype " + oneLine(d.group(1)));
         };
         List<Integer> dims = new ArrayList<>();
         for (String part : s.group(1).split(",")) {
             String p = part.trim();
-            if (!p.isEmpty()) dims.add(Integer.parseInt(p));
+            if (p.isEmpty()) continue;
+            try {
+                dims.add(Integer.parseInt(p));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("bad dimension '" + oneLine(p) + "' in the shape");
+            }
         }
         int[] shape = dims.stream().mapToInt(Integer::intValue).toArray();
         long need;
@@ -106,6 +111,16 @@ public final class Npy {
         Tensor t = Tensor.allocate(dtype, shape);
         MemorySegment.copy(MemorySegment.ofArray(bytes), dataStart, t.data(), 0, need);
         return t;
+    }
+
+    /** Header text for a message: control characters as U+XXXX, at most 200 characters. */
+    private static String oneLine(String t) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < t.length() && b.length() < 200; i++) {
+            char c = t.charAt(i);
+            b.append(c >= 0x20 && c != 0x7f ? String.valueOf(c) : String.format("U+%04X", (int) c));
+        }
+        return t.length() > 200 ? b + "…" : b.toString();
     }
 
     /** Writes float32 values with the given shape (C order). */

@@ -89,6 +89,11 @@ public final class MarigoldPipeline {
      *             x0_step{i} and init_noise (prefixed "member{k}_" when K > 1), and the final vae_dec_output; or null
      */
     public Result predict(RgbImage image, Task task, Options o, DumpHook dump) {
+        return predict(image, task, o, dump, PostProcess.Output.INPUT_SIZE);
+    }
+
+    /** The same, the map (and uncertainty) ending where {@code output} says. */
+    public Result predict(RgbImage image, Task task, Options o, DumpHook dump, PostProcess.Output output) {
         int W = image.width(), H = image.height();
         long t0 = System.nanoTime();
         Tensor host = stages.preprocess(image, o.processingRes(), o.resample());         // [1, h, w, 3]
@@ -137,7 +142,8 @@ public final class MarigoldPipeline {
             } else {
                 merged = planes[0];
             }
-            out = PostProcess.depthToInputSize(PostProcess.minMax(merged), dh, dw, H, W, o.resample());
+            float[] unit = PostProcess.minMax(merged);
+            out = output.matchInput() ? PostProcess.depthToInputSize(unit, dh, dw, H, W, o.resample()) : unit;
         } else {
             float[] chosen;
             if (k > 1) {
@@ -147,9 +153,14 @@ public final class MarigoldPipeline {
             } else {
                 chosen = planes[0];
             }
-            out = PostProcess.normalsToInputSize(PostProcess.normalize(chosen, dh, dw), dh, dw, H, W, o.resample());
+            float[] unit = PostProcess.normalize(chosen, dh, dw);
+            if (!output.matchInput()) out = unit;
+            else {
+                out = PostProcess.normalsToInputSize(unit, dh, dw, H, W, o.resample());
+                if (output.renormalizeNormals()) PostProcess.renormalizeDiffusers(out, H, W);
+            }
         }
-        if (unc != null) {
+        if (unc != null && output.matchInput()) {
             // the reference returns the uncertainty at the processing size; resized here to sit beside the result
             unc = Resize.resizeFloat(unc, 1, dh, dw, H, W, o.resample());
             for (int i = 0; i < unc.length; i++) unc[i] = Math.max(0f, unc[i]);
@@ -157,7 +168,7 @@ public final class MarigoldPipeline {
         StageCheck.finite("post-processing", "the " + task.suffix() + " map", out);
         long t4 = System.nanoTime();
         Prediction.StageTimes times = new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), unetNs / 1e6, decodeNs / 1e6, ms(t4 - t3));
-        return new Result(new Prediction(task, out, W, H, times), unc);
+        return new Result(output.matchInput() ? new Prediction(task, out, W, H, times) : new Prediction(task, out, dw, dh, times), unc);
     }
 
     /**

@@ -252,6 +252,11 @@ public final class OneStepPipeline implements AutoCloseable {
      * @param dump receives every stage and activation in the fixtures' names, or null
      */
     public Prediction predict(RgbImage image, Task task, int processingRes, Resize.Mode resample, DumpHook dump) {
+        return predict(image, task, processingRes, resample, dump, PostProcess.Output.INPUT_SIZE);
+    }
+
+    /** The same, the map ending where {@code output} says (input or processing size; normals renormalised or not). */
+    public Prediction predict(RgbImage image, Task task, int processingRes, Resize.Mode resample, DumpHook dump, PostProcess.Output output) {
         int W = image.width(), H = image.height();
         long t0 = System.nanoTime();
         Tensor latent;
@@ -281,13 +286,20 @@ public final class OneStepPipeline implements AutoCloseable {
             dec = decodeToPlanes(x0, dump);                                             // [3, dh, dw]
         }
         long t4 = System.nanoTime();
-        // 11–12: post-processing at the decoded size, then back to the input size
-        float[] out = task == Task.DEPTH
-                ? PostProcess.depth(dec.data(), dec.height(), dec.width(), H, W, resample)
-                : PostProcess.normals(dec.data(), dec.height(), dec.width(), H, W, resample);
+        // 11–12: post-processing at the decoded size, then (unless the processing size was asked for) back to the input size
+        int outH = output.matchInput() ? H : dec.height(), outW = output.matchInput() ? W : dec.width();
+        float[] out;
+        if (!output.matchInput()) out = task == Task.DEPTH
+                ? PostProcess.depth(dec.data(), dec.height(), dec.width())
+                : PostProcess.normals(dec.data(), dec.height(), dec.width());
+        else if (task == Task.DEPTH) out = PostProcess.depth(dec.data(), dec.height(), dec.width(), H, W, resample);
+        else {
+            out = PostProcess.normals(dec.data(), dec.height(), dec.width(), H, W, resample);
+            if (output.renormalizeNormals()) PostProcess.renormalizeDiffusers(out, H, W);
+        }
         StageCheck.finite("post-processing", "the " + task.suffix() + " map", out);
         long t5 = System.nanoTime();
-        return new Prediction(task, out, W, H, new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), ms(t5 - t4)));
+        return new Prediction(task, out, outW, outH, new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), ms(t5 - t4)));
     }
 
     /** {@code t} when it is finite; otherwise it is closed and the stage named in a {@link NonFiniteException}. */

@@ -68,6 +68,29 @@ public final class PostProcess {
         return depthToInputSize(depth(decoded, h, w), h, w, outH, outW, mode);
     }
 
+    /**
+     * Where a map ends: at the input size (the default) or at the processing size, the decoder's output
+     * ({@code matchInput} false: diffusers' {@code match_input_resolution=False}, run.py's {@code --output_processing_res});
+     * and whether normals resized back are re-normalised to unit length as diffusers does ({@link #renormalizeDiffusers}).
+     */
+    public record Output(boolean matchInput, boolean renormalizeNormals) {
+        /** E2E-FT's: at the input size, normals not renormalised. */
+        public static final Output INPUT_SIZE = new Output(true, false);
+    }
+
+    /** diffusers' {@code normalize_normals}: n / max(‖n‖₂, 1e-6) per pixel, in place on [3, h, w]; returns n. */
+    public static float[] renormalizeDiffusers(float[] n, int h, int w) {
+        int px = checkPlanes(n, h, w);
+        for (int i = 0; i < px; i++) {
+            float x = n[i], y = n[px + i], z = n[2 * px + i];
+            float norm = Math.max((float) Math.sqrt(x * x + y * y + z * z), 1e-6f);
+            n[i] = x / norm;
+            n[px + i] = y / norm;
+            n[2 * px + i] = z / norm;
+        }
+        return n;
+    }
+
     // ---- normals ----
 
     /**

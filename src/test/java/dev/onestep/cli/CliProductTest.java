@@ -110,6 +110,16 @@ class CliProductTest {
     }
 
     @Test
+    void outputProcessingResWritesTheMapBeforeTheResizeBack(@TempDir Path tmp) throws IOException {
+        CliTest.Result r = run(args("depth", tmp, "-q", "--format", "npy", "--output-processing-res", input("case1_80x60")));
+        assertEquals(0, r.code(), r.err());
+        Path f = tmp.resolve("input_depth.npy");
+        int[] golden = Npy.shape(Fixtures.caseDir("case1_80x60").resolve("depth_proc_res.npy")), ours = Npy.shape(f);
+        assertEquals(golden[golden.length - 2] + "×" + golden[golden.length - 1], ours[0] + "×" + ours[1]);
+        Compare.assertClose("depth_proc_res", Fixtures.floats("case1_80x60", "depth_proc_res.npy"), Npy.readFloats(f), 1e-4);
+    }
+
+    @Test
     void quietPrintsNothingOnSuccess(@TempDir Path tmp) {
         CliTest.Result r = run(args("depth", tmp, "-q", input("case1_80x60")));
         assertEquals(0, r.code(), r.err());

@@ -21,6 +21,7 @@ class NpyFuzzTest {
                 assertEquals(Tensor.numel(t.shape()) * t.dtype().byteSize(), t.data().byteSize());
             } catch (IOException expected) {
                 assertTrue(expected.getMessage().startsWith(f.toString()), expected.getMessage());
+                assertFalse(expected.getMessage().contains("\n") || expected.getMessage().contains("\r"), "one line: " + expected.getMessage());
             }
         } finally {
             Files.delete(f);
