@@ -450,6 +450,9 @@ public final class OneStep implements AutoCloseable {
 
     public Options options() { return options; }
 
+    /** The backend predictions run on: "cpu" or "cuda" (what "auto" chose). */
+    public String backendName() { return backend.name(); }
+
     /** Depth for an image file (EXIF orientation per {@link Options#exif()}). */
     public DepthMap predictDepth(Path image) throws IOException { return predictDepth(image, Recipe.oneStep()); }
 
@@ -548,6 +551,9 @@ public final class OneStep implements AutoCloseable {
         }
         return new RgbImage(planes, w, h, "float image");
     }
+
+    /** This build: the version and the commit it came from, e.g. "0.1.0 (commit 0123456789ab)". */
+    public static String version() { return Version.TEXT; }
 
     private PostProcess.Output output() {
         return new PostProcess.Output(options.matchInputResolution(), options.renormalizeNormals());

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -221,6 +222,22 @@ class OneStepApiTest {
         String both = child(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", cp,
                 JvmFlagsChild.class.getName(), Fixtures.model().toString());
         assertTrue(both.contains("loaded tiny-sd2"), both);
+    }
+
+    /** JCuda is an optional dependency: without its jar, auto runs on the CPU and cuda says what to add. */
+    @Test
+    void withoutTheJcudaJarAutoUsesTheCpuAndCudaNamesTheMissingJar() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String sep = System.getProperty("path.separator");
+        String cp = String.join(sep, Arrays.stream(
+                System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")).split(sep))
+                .filter(e -> !e.contains("jcuda")).toList());
+        String auto = child(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", cp,
+                JvmFlagsChild.class.getName(), Fixtures.model().toString(), "auto");
+        assertTrue(auto.contains("loaded tiny-sd2 on cpu"), auto);
+        String cuda = child(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", cp,
+                JvmFlagsChild.class.getName(), Fixtures.model().toString(), "cuda");
+        assertTrue(cuda.contains("failed: java.lang.IllegalStateException") && cuda.contains("add org.jcuda:jcuda"), cuda);
     }
 
     static String child(String... cmd) throws Exception {

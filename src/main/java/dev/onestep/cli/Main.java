@@ -4,10 +4,16 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The `onestep` command line: depth, normals, marigold, eval, info, bench. */
-@Command(name = "onestep", mixinStandardHelpOptions = true, version = "OneStep 0.1.0",
+@Command(name = "onestep", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "One-step diffusion depth and surface normals (E2E-FT Marigold / Stable Diffusion 2), in Java.",
         subcommands = {DepthCommand.class, NormalsCommand.class, MarigoldCommand.class, EvalCommand.class, InfoCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
+    /** "OneStep VERSION (commit …)", the library's {@link dev.onestep.OneStep#version()}. */
+    static final class VersionProvider implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() { return new String[] {"OneStep " + dev.onestep.OneStep.version()}; }
+    }
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 

@@ -120,6 +120,21 @@ class CliProductTest {
     }
 
     @Test
+    void versionNamesTheLibraryVersionAndCommit() {
+        java.io.PrintStream old = System.out;
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(out, true));
+        int code;
+        try {
+            code = Main.run("--version");
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, code);
+        assertEquals("OneStep " + dev.onestep.OneStep.version(), out.toString().strip());
+    }
+
+    @Test
     void quietPrintsNothingOnSuccess(@TempDir Path tmp) {
         CliTest.Result r = run(args("depth", tmp, "-q", input("case1_80x60")));
         assertEquals(0, r.code(), r.err());

@@ -143,7 +143,11 @@ public final class CudaBackend implements Backend {
     /** Why CUDA is not usable ("the CUDA driver library could not be loaded ..."), or null when it is. */
     public static synchronized String unavailableReason() {
         if (!probed) {
-            unavailable = CudaDriver.unavailableReason();
+            try {
+                unavailable = CudaDriver.unavailableReason();
+            } catch (NoClassDefFoundError e) { // CudaDriver's own JCuda types could not be loaded
+                unavailable = CudaDriver.JCUDA_MISSING;
+            }
             probed = true;
         }
         return unavailable;

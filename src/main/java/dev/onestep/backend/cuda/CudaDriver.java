@@ -398,6 +398,9 @@ final class CudaDriver implements AutoCloseable {
      * Whether a CUDA GPU and driver are usable, or why not: loads JCuda's native library (which needs
      * libcuda.so.1 from the NVIDIA driver), cuInit, and counts devices. Never throws.
      */
+    /** The reason given when the JCuda jar is absent (an optional dependency of the library). */
+    static final String JCUDA_MISSING = "JCuda is not on the class path (an optional dependency of the library: add org.jcuda:jcuda 12.6.0 to use CUDA)";
+
     static String unavailableReason() {
         try {
             JCudaDriver.setExceptionsEnabled(true);
@@ -407,6 +410,8 @@ final class CudaDriver implements AutoCloseable {
             if (n[0] == 0) return "the CUDA driver reports no GPU";
             return null;
         } catch (UnsatisfiedLinkError | NoClassDefFoundError | ExceptionInInitializerError e) {
+            if (e instanceof NoClassDefFoundError && String.valueOf(e.getMessage()).startsWith("jcuda/"))
+                return JCUDA_MISSING;
             return "the CUDA driver library could not be loaded (" + linkError(e) + "); is the NVIDIA driver installed (libcuda.so.1)?";
         } catch (RuntimeException e) {
             return firstLine(e);
