@@ -1,5 +1,6 @@
 package dev.onestep.fuzz;
 
+import com.code_intelligence.jazzer.api.BugDetectors;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.onestep.io.WeightsException;
@@ -33,6 +34,9 @@ class HubFuzzTest {
 
     @FuzzTest
     void anyServerAnswersGiveASnapshotInsideTheCacheOrOneHubError(FuzzedDataProvider data) throws Exception {
+        // Connections go where the (fuzzed) server redirects them, as the hub's design has it (LFS files live on a CDN
+        // host): that is not a finding here. What is checked is what the client does with the answers.
+        BugDetectors.allowNetworkConnections();
         if (hub == null) hub = new FakeHub(ID, Fixtures.model()); // one server for every input; closed with the JVM
         Path root = Files.createTempDirectory("fuzz");
         Path cache = root.resolve("cache"), victim = Files.writeString(root.resolve("victim.safetensors"), "keep");
