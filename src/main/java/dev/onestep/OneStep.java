@@ -1,7 +1,5 @@
 package dev.onestep;
 
-import dev.onestep.backend.Backend;
-import dev.onestep.backend.Backends;
 import dev.onestep.image.ImageLoader;
 import dev.onestep.backend.cpu.Parallel;
 import dev.onestep.image.RgbImage;
@@ -11,8 +9,7 @@ import dev.onestep.io.TaskHint;
 import dev.onestep.io.hub.DownloadListener;
 import dev.onestep.io.hub.HubConfig;
 import dev.onestep.pipeline.MarigoldPipeline;
-import dev.onestep.pipeline.MemoryBudget;
-import dev.onestep.pipeline.OneStepPipeline;
+import dev.onestep.pipeline.Engine;
 import dev.onestep.pipeline.PostProcess;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
@@ -23,9 +20,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.EnumSet;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -382,12 +377,7 @@ public final class OneStep implements AutoCloseable {
     }
 
     private final Options options;
-    private final ModelFolder folder;
-    private final Backend backend;
-    private final OneStepPipeline pipeline;
-    private final MarigoldPipeline multiStep;
-    private final MemoryBudget budget;
-    private final Set<Task> warnedTasks = EnumSet.noneOf(Task.class);
+    private final Engine engine;
     private boolean closed;
     /** Predictions and close() take turns in arrival order (fair), as documented. */
     private final ReentrantLock lock = new ReentrantLock(true);
@@ -395,14 +385,9 @@ public final class OneStep implements AutoCloseable {
     private final Object calls = new Object();
     private Call current;
 
-    private OneStep(Options options, ModelFolder folder, Backend backend, OneStepPipeline pipeline) {
+    private OneStep(Options options, Engine engine) {
         this.options = options;
-        this.folder = folder;
-        this.backend = backend;
-        this.pipeline = pipeline;
-        this.multiStep = new MarigoldPipeline(pipeline);
-        this.budget = (options.maxMemory() > 0 ? MemoryBudget.withLimit(options.maxMemory()) : MemoryBudget.defaults())
-                .onDevice(backend, options.maxMemory() > 0);
+        this.engine = engine;
     }
 
     /**
@@ -425,33 +410,23 @@ public final class OneStep implements AutoCloseable {
     public static OneStep load(Path modelDir, Options options) {
         JvmFlags.check();
         ModelFolder folder = ModelFolder.open(modelDir, options.variant());
-        Backend backend = Backends.create(options.device(), DType.parseCompute(options.dtype()), options.listener()::info);
-        try {
-            if (backend.computeType() != DType.parseCompute(options.dtype()))
-                throw new IllegalArgumentException("dtype " + options.dtype() + ": the " + backend.name() + " backend computes in "
-                        + backend.computeType().computeName() + " only; use dtype(\"fp32\"), or device(\"cuda\") on a machine with a GPU");
-            OneStepPipeline pipeline = OneStepPipeline.load(folder, backend, options.weightCheck());
-            for (String w : folder.warnings()) options.listener().warning(w);
-            return new OneStep(options, folder, backend, pipeline);
-        } catch (RuntimeException | Error e) {
-            backend.close();
-            throw e;
-        }
+        return new OneStep(options, Engine.load(folder, options.device(), DType.parseCompute(options.dtype()), Engine.DtypeOnCpu.REFUSE,
+                options.weightCheck(), options.maxMemory(), options.listener()::info, options.listener()::warning));
     }
 
     /** The local model folder in use (a hub cache snapshot for an id). */
-    public Path modelDir() { return folder.dir(); }
+    public Path modelDir() { return engine.folder().dir(); }
 
     /** The task the checkpoint appears to be fine-tuned for, or null when its metadata does not say. */
     public Task likelyTask() {
-        TaskHint.Guess g = TaskHint.guess(folder.dir());
+        TaskHint.Guess g = TaskHint.guess(engine.folder().dir());
         return g == null ? null : g.task();
     }
 
     public Options options() { return options; }
 
     /** The backend predictions run on: "cpu" or "cuda" (what "auto" chose). */
-    public String backendName() { return backend.name(); }
+    public String backendName() { return engine.backend().name(); }
 
     /** Depth for an image file (EXIF orientation per {@link Options#exif()}). */
     public DepthMap predictDepth(Path image) throws IOException { return predictDepth(image, Recipe.oneStep()); }
@@ -488,35 +463,86 @@ public final class OneStep implements AutoCloseable {
     }
 
     /**
-     * Depth for every image, in order; the result for each is the one its own call would give. Each image runs its
-     * own network pass today (batched passes of {@link Options#batchSize()} images are not implemented yet). The
-     * first failure (an unreadable or oversized image) ends the call.
+     * Depth for every image, in order, run in batches: images of one processing size go through the networks
+     * together, up to {@link Options#batchSize()} at a time (fewer when the memory budget allows fewer); other sizes
+     * form batches of their own. Each map is the one its own call would give, within the fp32 tolerance (a batch may
+     * be blocked differently by the kernels). The first failure (an unreadable or oversized image) ends the call.
      */
     public List<DepthMap> predictDepth(List<BufferedImage> images) {
-        List<DepthMap> out = new ArrayList<>(images.size());
-        for (BufferedImage i : images) out.add(predictDepth(i));
-        return out;
+        Objects.requireNonNull(images, "images");
+        return uncheckedIo(() -> batched(images.size(), i -> fromBuffered(images.get(i)), Task.DEPTH)).stream()
+                .map(p -> depth(new MarigoldPipeline.Result(p, null))).toList();
     }
 
-    /** Depth for every image file, in order (see {@link #predictDepth(List)}). */
+    /** Depth for every image file, in order, in batches (see {@link #predictDepth(List)}). */
     public List<DepthMap> predictDepthFiles(List<Path> images) throws IOException {
-        List<DepthMap> out = new ArrayList<>(images.size());
-        for (Path i : images) out.add(predictDepth(i));
-        return out;
+        Objects.requireNonNull(images, "images");
+        return batched(images.size(), i -> readChecked(images.get(i)), Task.DEPTH).stream()
+                .map(p -> depth(new MarigoldPipeline.Result(p, null))).toList();
     }
 
-    /** Normals for every image, in order (see {@link #predictDepth(List)}). */
+    /** Normals for every image, in order, in batches (see {@link #predictDepth(List)}). */
     public List<NormalMap> predictNormals(List<BufferedImage> images) {
-        List<NormalMap> out = new ArrayList<>(images.size());
-        for (BufferedImage i : images) out.add(predictNormals(i));
-        return out;
+        Objects.requireNonNull(images, "images");
+        return uncheckedIo(() -> batched(images.size(), i -> fromBuffered(images.get(i)), Task.NORMALS)).stream()
+                .map(p -> normals(new MarigoldPipeline.Result(p, null))).toList();
     }
 
-    /** Normals for every image file, in order. */
+    /** Normals for every image file, in order, in batches. */
     public List<NormalMap> predictNormalsFiles(List<Path> images) throws IOException {
-        List<NormalMap> out = new ArrayList<>(images.size());
-        for (Path i : images) out.add(predictNormals(i));
-        return out;
+        Objects.requireNonNull(images, "images");
+        return batched(images.size(), i -> readChecked(images.get(i)), Task.NORMALS).stream()
+                .map(p -> normals(new MarigoldPipeline.Result(p, null))).toList();
+    }
+
+    /** The i-th input of a list call, decoded. */
+    private interface Source {
+        RgbImage image(int i) throws IOException;
+    }
+
+    private interface IoWork<T> {
+        T run() throws IOException;
+    }
+
+    private static <T> T uncheckedIo(IoWork<T> work) {
+        try {
+            return work.run();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // in-memory images: unreachable
+        }
+    }
+
+    /** The one-step pipeline over {@code count} inputs in batches ({@link Engine#batches}); the first failure ends the call. */
+    private List<Prediction> batched(int count, Source source, Task task) throws IOException {
+        Prediction[] out = new Prediction[count];
+        try {
+            Parallel.withThreads(options.threads(), () -> {
+                try {
+                    engine.batches(count, options.batchSize(), options.processingRes(), options.resample().mode(), source::image,
+                            (indices, batch) -> locked(task, () -> engine.pipeline().predict(batch, task, null, output())),
+                            new Engine.Sink() {
+                                @Override
+                                public void done(int index, Prediction p) { out[index] = p; }
+
+                                @Override
+                                public void failed(int index, Throwable e) throws Exception {
+                                    if (e instanceof Exception x) throw x;
+                                    throw (Error) e;
+                                }
+                            });
+                    return null;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                } catch (RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+        return java.util.Arrays.asList(out);
     }
 
     private static DepthMap depth(MarigoldPipeline.Result r) {
@@ -530,19 +556,19 @@ public final class OneStep implements AutoCloseable {
     }
 
     private RgbImage readChecked(Path file) throws IOException {
-        return ImageLoader.load(file, options.exif(), (w, h) -> budget.check(file.toString(), w, h, options.processingRes(), folder.vae()));
+        return engine.read(file, options.exif(), options.processingRes());
     }
 
     private RgbImage fromBuffered(BufferedImage bi) {
         Objects.requireNonNull(bi, "image");
-        budget.check("image", bi.getWidth(), bi.getHeight(), options.processingRes(), folder.vae());
+        engine.admit("image", bi.getWidth(), bi.getHeight(), options.processingRes());
         return ImageLoader.fromBufferedImage(bi);
     }
 
     /** [0, 1] floats to the 8-bit image the reference works on: round(v·255), clipped; NaN → 0. */
     private RgbImage fromFloats(float[] chw, int w, int h) {
         Objects.requireNonNull(chw, "rgbChw");
-        budget.check("image", w, h, options.processingRes(), folder.vae());
+        engine.admit("image", w, h, options.processingRes());
         if (chw.length != 3L * w * h) throw new IllegalArgumentException(chw.length + " values for a 3×" + h + "×" + w + " image");
         byte[] planes = new byte[chw.length];
         for (int i = 0; i < chw.length; i++) {
@@ -561,22 +587,26 @@ public final class OneStep implements AutoCloseable {
 
     private MarigoldPipeline.Result run(RgbImage img, Task task, Recipe recipe) {
         Objects.requireNonNull(recipe, "recipe");
+        return locked(task, () -> recipe.isOneStep()
+                ? new MarigoldPipeline.Result(engine.pipeline().predict(img, task, options.processingRes(), options.resample().mode(), null, output()), null)
+                : engine.multiStep().predict(img, task, recipe.toOptions(options.processingRes(), options.resample().mode(),
+                engine.pipeline().scheduler().defaultSpacing()), null, output()));
+    }
+
+    /**
+     * Runs {@code work} as this instance's one running prediction: in its turn (the fair lock), on the options' CPU
+     * threads, cancellable by {@link #cancel}, and refused once the instance is closed.
+     */
+    private <T> T locked(Task task, java.util.function.Supplier<T> work) {
         acquire();
         Call call = new Call(Thread.currentThread());
         try {
             if (closed) throw new IllegalStateException("this OneStep instance is closed");
-            budget.check(img.name(), img.width(), img.height(), options.processingRes(), folder.vae());
-            if (warnedTasks.add(task)) {
-                String w = TaskHint.mismatch(folder.dir(), task);
-                if (w != null) options.listener().warning(w);
-            }
+            engine.noteTask(task);
             synchronized (calls) {
                 current = call;
             }
-            MarigoldPipeline.Result r = Parallel.withThreads(options.threads(), () -> recipe.isOneStep()
-                    ? new MarigoldPipeline.Result(pipeline.predict(img, task, options.processingRes(), options.resample().mode(), null, output()), null)
-                    : multiStep.predict(img, task, recipe.toOptions(options.processingRes(), options.resample().mode(),
-                    pipeline.scheduler().defaultSpacing()), null, output()));
+            T r = Parallel.withThreads(options.threads(), work);
             if (call.cancelled) throw cancelled(null);
             return r;
         } catch (CancellationException e) {
@@ -631,7 +661,7 @@ public final class OneStep implements AutoCloseable {
      * tell): for monitoring an embedding service. Whenever no prediction runs it is back at its value from before
      * the predictions, however they ended (normally, failed or cancelled).
      */
-    public long liveMemoryBytes() { return backend.liveMemoryBytes(); }
+    public long liveMemoryBytes() { return engine.backend().liveMemoryBytes(); }
 
     /** One running prediction: its thread, and whether {@link #cancel} asked it to stop. */
     private static final class Call {
@@ -648,11 +678,7 @@ public final class OneStep implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
-            try {
-                pipeline.close();
-            } finally {
-                backend.close();
-            }
+            engine.close();
         } finally {
             lock.unlock();
         }

@@ -43,7 +43,7 @@ public final class Backends {
             case "auto" -> {
                 String why = CudaBackend.unavailableReason();
                 if (why != null) {
-                    log.accept("--device auto: no usable CUDA GPU (" + why + "); using the CPU");
+                    log.accept("no CUDA GPU found (" + shortReason(why) + "); using the CPU");
                     yield new CpuBackend();
                 }
                 try {
@@ -62,6 +62,13 @@ public final class Backends {
             log.accept("note: --dtype " + computeType.computeName() + " applies to the CUDA backend; the " + b.name() + " backend computes in "
                     + b.computeType().computeName());
         return b;
+    }
+
+    /** The probe's reason in a few words, for the one line of --device auto's fallback ({@code --device cuda} gives the whole). */
+    static String shortReason(String why) {
+        if (why.startsWith("the CUDA driver library could not be loaded")) return "libcuda.so.1 not loadable";
+        if (why.startsWith("JCuda is not on the class path")) return "JCuda is not on the class path";
+        return why;
     }
 
     // ends a message with a full stop unless it already ends a sentence

@@ -5,14 +5,13 @@ import dev.onestep.eval.DatasetKind;
 import dev.onestep.eval.DepthMetrics;
 import dev.onestep.eval.EvalDataset;
 import dev.onestep.eval.NormalMetrics;
-import dev.onestep.image.ImageLoader;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;
 import dev.onestep.io.ModelFolder;
 import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.DdimScheduler;
 import dev.onestep.pipeline.MarigoldPipeline;
-import dev.onestep.pipeline.MemoryBudget;
+import dev.onestep.pipeline.Engine;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Prediction;
 import dev.onestep.pipeline.Task;
@@ -161,9 +160,10 @@ final class EvalCommand implements Callable<Integer> {
         List<String> perImage = new ArrayList<>();
         double totalMs = 0;
         String sp;
-        try (OneStepPipeline stages = OneStepPipeline.load(folder, backend, models.weightCheck())) {
-            MarigoldPipeline pipeline = new MarigoldPipeline(stages);
-            MemoryBudget budget = MemoryBudget.defaults().onDevice(backend, false);
+        try (Engine engine = Engine.load(folder, backend, models.weightCheck(), 0, w -> progress.line("warning: " + w))) {
+            engine.noteTask(t);
+            OneStepPipeline stages = engine.pipeline();
+            MarigoldPipeline pipeline = engine.multiStep();
             DdimScheduler.Spacing spc = spacingArg != null ? DdimScheduler.Spacing.parse(spacingArg)
                     : n == 1 ? DdimScheduler.Spacing.TRAILING : stages.scheduler().defaultSpacing();
             sp = spc.name().toLowerCase(Locale.ROOT);
@@ -173,7 +173,7 @@ final class EvalCommand implements Callable<Integer> {
                     .withInit(zeros ? MarigoldPipeline.Init.ZEROS : MarigoldPipeline.Init.GAUSSIAN);
             for (int i = 0; i < samples.size(); i++) {
                 EvalDataset.Sample s = samples.get(i);
-                RgbImage img = ImageLoader.load(s.rgb(), false, (w, h) -> budget.check(s.rgb().toString(), w, h, processingRes, folder.vae()));
+                RgbImage img = engine.read(s.rgb(), false, processingRes);
                 EvalDataset.Map gt = t == Task.DEPTH ? EvalDataset.readDepth(s.gt(), depthScale) : EvalDataset.readNormals(s.gt());
                 boolean[] mask = EvalDataset.readMask(s.mask(), gt.height(), gt.width());
                 if (k.benchmarkCrop()) {

@@ -31,6 +31,20 @@ final class ImageLoop {
         return null;
     }
 
+    /**
+     * The inputs that can be tried; each one that cannot ({@link Inputs#unusable}: missing, a folder, unreadable)
+     * goes to {@code failed} with the reason, before any model loads.
+     */
+    static List<Path> usable(List<Path> files, java.util.function.BiConsumer<Path, String> failed) {
+        List<Path> out = new java.util.ArrayList<>();
+        for (Path f : files) {
+            String why = Inputs.unusable(f);
+            if (why == null) out.add(f);
+            else failed.accept(f, why);
+        }
+        return out;
+    }
+
     /** "FILE: message", naming the file once: messages that already start with it are kept as they are. */
     static String naming(Path file, String message) {
         return message.startsWith(file + ":") ? message : file + ": " + message;

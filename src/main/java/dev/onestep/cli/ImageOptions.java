@@ -23,6 +23,9 @@ final class ImageOptions {
     @Option(names = "--no-exif", descriptionKey = "no-exif", description = "ignore EXIF orientation (the reference pipeline ignores it)")
     boolean noExif;
 
+    /** Whether EXIF orientation is applied (not --no-exif). */
+    boolean exif() { return !noExif; }
+
     /** The --resample filter; an unknown one is a usage error. */
     Resize.Mode resize() {
         try {

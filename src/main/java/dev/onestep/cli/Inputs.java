@@ -27,8 +27,16 @@ final class Inputs {
     static final Set<String> IMAGE_EXTENSIONS = Set.of("png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "wbmp");
 
     static List<Path> expand(List<String> args, InputStream stdin) throws IOException {
+        return List.copyOf(expandWithRoots(args, stdin).keySet());
+    }
+
+    /**
+     * As {@link #expand}, each file with the folder argument it was found under (for --keep-tree), or null for a file
+     * named directly (or on stdin).
+     */
+    static Map<Path, Path> expandWithRoots(List<String> args, InputStream stdin) throws IOException {
         Set<Path> seen = new LinkedHashSet<>();
-        List<Path> out = new ArrayList<>();
+        Map<Path, Path> out = new LinkedHashMap<>();
         for (String a : args) {
             if (a.equals("-")) {
                 BufferedReader r = new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
@@ -43,15 +51,23 @@ final class Inputs {
         return out;
     }
 
-    private static void addPath(Path p, List<Path> out, Set<Path> seen) throws IOException {
+    private static void addPath(Path p, Map<Path, Path> out, Set<Path> seen) throws IOException {
         if (Files.isDirectory(p)) {
             try (Stream<Path> s = Files.walk(p)) {
                 for (Path f : s.filter(Files::isRegularFile).filter(Inputs::isImageName).filter(x -> !isHidden(p, x)).sorted().toList())
-                    if (seen.add(f.toAbsolutePath().normalize())) out.add(f);
+                    if (seen.add(f.toAbsolutePath().normalize())) out.put(f, p);
             }
         } else if (seen.add(p.toAbsolutePath().normalize())) {
-            out.add(p);
+            out.put(p, null);
         }
+    }
+
+    /** Why {@code file} cannot be an input, found without reading it (so before any model loads), or null. */
+    static String unusable(Path file) {
+        if (!Files.exists(file)) return "no such file";
+        if (Files.isDirectory(file)) return "a folder, not an image";
+        if (!Files.isReadable(file)) return "not readable (permission denied)";
+        return null;
     }
 
     private static boolean isHidden(Path root, Path f) {
@@ -77,11 +93,32 @@ final class Inputs {
      * become x and x-2) so no output overwrites another.
      */
     static Map<Path, String> outputStems(List<Path> files) {
-        Set<String> taken = new java.util.HashSet<>();
+        Map<Path, Path> noRoots = new LinkedHashMap<>();
+        for (Path f : files) noRoots.put(f, null);
+        return outputStems(noRoots, false, s -> {});
+    }
+
+    /**
+     * The output stem of every input. With {@code keepTree}, a file found under a folder argument keeps its folders
+     * below that argument (photos/a/x.png → a/x), so OUT_DIR mirrors the input tree; otherwise, and for files named
+     * directly, the stem is the file's. Stems still shared get -2, -3, …, each such rename said on {@code notes}
+     * with the input that got which name.
+     */
+    static Map<Path, String> outputStems(Map<Path, Path> filesAndRoots, boolean keepTree, java.util.function.Consumer<String> notes) {
+        Map<String, Path> owner = new java.util.HashMap<>();
         Map<Path, String> out = new LinkedHashMap<>();
-        for (Path f : files) {
-            String base = stem(f), s = base;
-            for (int n = 2; !taken.add(s); n++) s = base + "-" + n;
+        for (var e : filesAndRoots.entrySet()) {
+            Path f = e.getKey(), root = e.getValue();
+            String base = stem(f);
+            if (keepTree && root != null) {
+                Path parent = root.relativize(f).getParent();
+                if (parent != null) base = parent.toString().replace('\\', '/') + "/" + base;
+            }
+            String s = base;
+            for (int n = 2; owner.containsKey(s); n++) s = base + "-" + n;
+            if (!s.equals(base))
+                notes.accept("note: " + owner.get(base) + " and " + f + " share the output name " + base + "; " + f + " is written as " + s + "_*");
+            owner.put(s, f);
             out.put(f, s);
         }
         return out;

@@ -47,6 +47,6 @@ public final class Main implements Runnable {
             return "out of memory (" + e.getMessage() + "): use a lower --processing-res, or give the JVM more memory "
                     + "with ONESTEP_JAVA_OPTS=-Xmx…";
         String m = e.getMessage();
-        return m != null && !m.isBlank() ? m : e.getClass().getSimpleName();
+        return m != null && !m.isBlank() ? m : "an internal error with no message (a bug: please report it; ONESTEP_DEBUG=1 prints its stack trace)";
     }
 }

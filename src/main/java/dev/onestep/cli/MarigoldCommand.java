@@ -1,12 +1,11 @@
 package dev.onestep.cli;
 
-import dev.onestep.backend.Backend;
 import dev.onestep.image.Resize;
 import dev.onestep.io.ModelFolder;
 import dev.onestep.io.Npy;
 import dev.onestep.pipeline.DdimScheduler;
 import dev.onestep.pipeline.MarigoldPipeline;
-import dev.onestep.pipeline.MemoryBudget;
+import dev.onestep.pipeline.Engine;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Task;
 import picocli.CommandLine.Command;
@@ -97,38 +96,41 @@ final class MarigoldCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--steps and --ensemble must be ≥ 1, --processing-res ≥ 0");
         models.computeType();
         float[] noiseValues = noise == null ? null : Npy.readFloats(noise);
-        List<Path> files = ImageLoop.inputs(inputs, System.in, out);
-        if (files == null) return 1;
-        if (noiseValues != null && files.size() > 1)
+        List<Path> all = ImageLoop.inputs(inputs, System.in, out);
+        if (all == null) return 1;
+        if (noiseValues != null && all.size() > 1)
             throw new ParameterException(spec.commandLine(), "--noise fixes the latent size, so it takes exactly one input image");
-        output.prepareFolder();
-        ModelFolder folder = models.open(model != null ? model
-                : t == Task.DEPTH ? "prs-eth/marigold-depth-v1-0" : "GonzaloMG/marigold-normals", out);
-        for (String w : folder.warnings()) out.line("warning: " + w);
-
-        int failed;
+        int[] failed = {0};
+        List<Path> files = ImageLoop.usable(all, (f, why) -> {
+            failed[0]++;
+            out.error("error: " + ImageLoop.naming(f, why));
+        });
         long start = System.nanoTime();
-        Map<Path, String> stems = Inputs.outputStems(files);
-        try (Backend backend = models.backend(out::line);
-             OneStepPipeline stages = OneStepPipeline.load(folder, backend, models.weightCheck())) {
-            MarigoldPipeline pipeline = new MarigoldPipeline(stages);
-            DdimScheduler.Spacing sp = spacing != null ? DdimScheduler.Spacing.parse(spacing) : stages.scheduler().defaultSpacing();
-            MarigoldPipeline.Options o = MarigoldPipeline.Options.of(steps, ensemble, sp, processingRes)
-                    .withSeed(seed).withInit(initKind).withFinal(finalLatent).withResample(mode).withNoise(noiseValues);
-            out.line(String.format(Locale.ROOT, "%d step(s) × %d member(s), %s spacing, timesteps %s, final %s", steps, ensemble,
-                    sp.name().toLowerCase(Locale.ROOT), java.util.Arrays.toString(stages.scheduler().timesteps(steps, sp)), fin));
-            MemoryBudget budget = MemoryBudget.defaults().onDevice(backend, false);
-            failed = ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
-                var img = images.load(f, (w, h) -> budget.check(f.toString(), w, h, processingRes, folder.vae()));
-                budget.check(f.toString(), img.width(), img.height(), processingRes, folder.vae());
-                MarigoldPipeline.Result r = pipeline.predict(img, t, o, output.dumpHook(backend, files.size(), stems.get(f)), output.mapOutput());
-                OutputFiles.write(output.outDir, stems.get(f), r.prediction(), r.uncertainty(), fmt, lut);
-                out.line(String.format(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s (UNet %.2f s)", i + 1, files.size(), f.getFileName(),
-                        img.width(), img.height(), r.prediction().times().totalMs() / 1000, r.prediction().times().unetMs() / 1000));
-            }, (i, f, message) -> out.error("error: " + ImageLoop.naming(f, message)));
+        if (!files.isEmpty()) {
+            output.prepareFolder();
+            ModelFolder folder = models.open(model != null ? model
+                    : t == Task.DEPTH ? "prs-eth/marigold-depth-v1-0" : "GonzaloMG/marigold-normals", out);
+            Map<Path, String> stems = Inputs.outputStems(all);
+            try (Engine engine = Engine.load(folder, models.device, models.computeType(), Engine.DtypeOnCpu.NOTE, models.weightCheck(), 0,
+                    out::line, w -> out.line("warning: " + w))) {
+                engine.noteTask(t);
+                OneStepPipeline stages = engine.pipeline();
+                DdimScheduler.Spacing sp = spacing != null ? DdimScheduler.Spacing.parse(spacing) : stages.scheduler().defaultSpacing();
+                MarigoldPipeline.Options o = MarigoldPipeline.Options.of(steps, ensemble, sp, processingRes)
+                        .withSeed(seed).withInit(initKind).withFinal(finalLatent).withResample(mode).withNoise(noiseValues);
+                out.line(String.format(Locale.ROOT, "%d step(s) × %d member(s), %s spacing, timesteps %s, final %s", steps, ensemble,
+                        sp.name().toLowerCase(Locale.ROOT), java.util.Arrays.toString(stages.scheduler().timesteps(steps, sp)), fin));
+                failed[0] += ImageLoop.forEach(files, spec.commandLine().getErr(), (i, f) -> {
+                    var img = engine.read(f, images.exif(), processingRes);
+                    MarigoldPipeline.Result r = engine.multiStep().predict(img, t, o, output.dumpHook(engine.backend(), all.size(), stems.get(f)), output.mapOutput());
+                    OutputFiles.write(output.outDir, stems.get(f), r.prediction(), r.uncertainty(), fmt, lut);
+                    out.line(String.format(Locale.ROOT, "[%d/%d] %s  %d×%d  %.2f s (UNet %.2f s)", i + 1, files.size(), f.getFileName(),
+                            img.width(), img.height(), r.prediction().times().totalMs() / 1000, r.prediction().times().unetMs() / 1000));
+                }, (i, f, message) -> out.error("error: " + ImageLoop.naming(f, message)));
+            }
         }
-        out.line(String.format(Locale.ROOT, "%d image(s), %d failed, %.2f s total", files.size(), failed, (System.nanoTime() - start) / 1e9));
-        return failed == 0 ? 0 : 1;
+        out.line(String.format(Locale.ROOT, "%d image(s), %d failed, %.2f s total", all.size(), failed[0], (System.nanoTime() - start) / 1e9));
+        return failed[0] == 0 ? 0 : 1;
     }
 
     /** The --task value of `marigold` and `eval`: depth, or normals (normal). */

@@ -61,9 +61,6 @@ final class ModelOptions {
 
     /** The compute backend for --device and --dtype; {@code log} gets its start-up lines and the CPU's fp32 note. */
     Backend backend(Consumer<String> log) {
-        Backend backend = Backends.create(device, computeType(), log);
-        if (!dtype.equals("fp32") && backend.name().equals("cpu"))
-            log.accept("note: the CPU backend computes in fp32; --dtype " + dtype + " applies on CUDA");
-        return backend;
+        return Backends.create(device, computeType(), log); // it says, once, when the CPU computes in fp32 instead
     }
 }

@@ -22,15 +22,20 @@ final class OutputFiles {
     /** The formats a task can write, in default order. */
     static String allFormats(Task task) { return task == Task.DEPTH ? "npy,png16,color" : "npy,png"; }
 
-    /** Validates the --format list against the task (null = all of them); throws IllegalArgumentException. */
+    /**
+     * Validates the --format list against the task (null = all of them); throws IllegalArgumentException. For depth,
+     * png is another name of png16 (its grey map is 16-bit); normals' png is 8-bit RGB.
+     */
     static Set<String> formats(Task task, List<String> asked) {
         String all = allFormats(task);
         Set<String> allowed = new LinkedHashSet<>(List.of(all.split(",")));
         Set<String> fmt = new LinkedHashSet<>();
         for (String f : asked == null ? List.of(all.split(",")) : asked) {
             String s = f.trim().toLowerCase(Locale.ROOT);
+            if (task == Task.DEPTH && s.equals("png")) s = "png16"; // depth's one PNG map is the 16-bit one: both names mean it
             if (!allowed.contains(s))
-                throw new IllegalArgumentException("unknown format '" + f + "' for " + task.suffix() + " (allowed: " + all + ")");
+                throw new IllegalArgumentException("unknown format '" + f + "' for " + task.suffix() + " (allowed: " + all
+                        + (task == Task.DEPTH ? "; png = png16" : "") + ")");
             fmt.add(s);
         }
         return fmt;

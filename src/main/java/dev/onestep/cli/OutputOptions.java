@@ -24,7 +24,7 @@ final class OutputOptions {
     Path outDir;
 
     @Option(names = "--format", paramLabel = "LIST", split = ",", descriptionKey = "format",
-            description = "outputs: depth npy,png16,color; normals npy,png (default: all of the task's)")
+            description = "outputs: depth npy,png16 (or png: the same 16-bit map),color; normals npy,png (default: all of the task's)")
     List<String> formats;
 
     @Option(names = "--colormap", defaultValue = "Spectral", paramLabel = "NAME", descriptionKey = "colormap",
@@ -79,6 +79,12 @@ final class OutputOptions {
             throw new IOException("cannot create the output folder " + outDir + ": " + e.getMessage(), e);
         }
         if (!Files.isWritable(outDir)) throw new IOException("output folder " + outDir + " is not writable");
+    }
+
+    /** Creates the folders a stem names below OUT_DIR (--keep-tree's a/b/x), if any. */
+    void prepareSubfolder(String stem) throws IOException {
+        Path parent = outDir.resolve(stem).getParent();
+        if (parent != null && !parent.equals(outDir)) Files.createDirectories(parent);
     }
 
     /** The --dump hook for one image (null without --dump): DIR itself for a single input, else DIR/STEM. */

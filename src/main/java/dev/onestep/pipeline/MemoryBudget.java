@@ -92,6 +92,15 @@ public record MemoryBudget(long activationLimit, long heapLimit, String activati
                     name, w, h, processingRes == 0 ? "0 (native)" : String.valueOf(processingRes), p[0], p[1], about(act), human(activationLimit), activationLimitSource));
     }
 
+    /**
+     * How many images of processing size pw × ph fit the activation limit in one batch (activations grow with the
+     * batch): at least 1, since {@link #check} has already admitted each image on its own.
+     */
+    public int imagesThatFit(int pw, int ph, VaeConfig vae) {
+        long one = activationBytes(pw, ph, vae, activationElementBytes);
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, activationLimit / Math.max(1, one)));
+    }
+
     /** Parses 512m, 16g, 1.5G, 2048 (bytes), 8GB, 4GiB. */
     public static long parseSize(String s) {
         String t = s.strip().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");

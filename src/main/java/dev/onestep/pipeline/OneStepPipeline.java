@@ -206,35 +206,66 @@ public final class OneStepPipeline implements AutoCloseable {
      */
     public Tensor unet(Tensor rgbLatent, Tensor xt, int t, DumpHook dump, String inputName) {
         ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
-        try (Tensor input = backend.concatChannels(rgbLatent, xt)) {                     // [1, h8, w8, 8]
+        int n = rgbLatent.dim(0);
+        try (Tensor input = backend.concatChannels(rgbLatent, xt);                        // [N, h8, w8, 8]
+             Tensor copies = n == 1 ? null : textEmbeddings(n)) {                         // [N, L, D]
             if (dump != null) dump.stage(inputName, input);
-            Tensor out = unet.forward(input, t, textEmbedding, hook.prefixed("unet/"));  // [1, h8, w8, 4]
+            Tensor context = copies == null ? textEmbedding : copies;
+            Tensor out = unet.forward(input, t, context, hook.prefixed("unet/"));        // [N, h8, w8, 4]
             return checked(out, "UNet", "its output at timestep " + t);
         }
     }
 
+    /** The empty-prompt embedding repeated for a batch of {@code n}: [n, L, D] on the backend (caller closes). */
+    private Tensor textEmbeddings(int n) {
+        float[] one;
+        try (Tensor host = backend.download(textEmbedding)) {                              // [1, L, D]
+            one = host.toFloatArray();
+        }
+        float[] all = new float[Math.multiplyExact(n, one.length)];
+        for (int b = 0; b < n; b++) System.arraycopy(one, 0, all, b * one.length, one.length);
+        try (Tensor host = Tensor.of(all, n, textEmbedding.dim(1), textEmbedding.dim(2))) {
+            return backend.upload(host);
+        }
+    }
+
     /**
-     * Step 10: z = latent / scaling_factor, VAE decode, download.
+     * Step 10 for one image: z = latent / scaling_factor, VAE decode, download.
      *
      * @param latent [1, h8, w8, 4] a clean latent (x0)
      * @param dump   receives vae_dec_input_unscaled, vae_dec_output and the decoder activations, or null
      * @return the decoder output as channels-first planes [3, 8·h8, 8·w8]
      */
     public Planes decodeToPlanes(Tensor latent, DumpHook dump) {
+        if (latent.dim(0) != 1) throw new IllegalArgumentException("decodeToPlanes takes one latent, got " + java.util.Arrays.toString(latent.shape()));
+        return decodeBatchToPlanes(latent, dump).get(0);
+    }
+
+    /**
+     * Step 10 for a batch: z = latent / scaling_factor, VAE decode, download.
+     *
+     * @param latent [N, h8, w8, 4] clean latents (x0)
+     * @return each image's decoder output as channels-first planes [3, 8·h8, 8·w8], in batch order
+     */
+    public List<Planes> decodeBatchToPlanes(Tensor latent, DumpHook dump) {
         ActivationHook hook = dump != null ? dump : ActivationHook.NONE;
-        try (Tensor z = backend.axpby(1f / scalingFactor, latent, 0f, null)) {            // [1, h8, w8, 4]
+        try (Tensor z = backend.axpby(1f / scalingFactor, latent, 0f, null)) {            // [N, h8, w8, 4]
             if (dump != null) dump.stage("vae_dec_input_unscaled", z);
             // Past TILE_LATENT² latents (R = 0 on large photos) the decoder runs in blended tiles so memory stays flat;
             // at the default 768 processing resolution (96×96 latent) it is one exact pass, as the reference.
             boolean tiled = dump == null && Math.max(z.dim(1), z.dim(2)) > TILE_LATENT;
             try (Tensor decoded = tiled ? vae.decodeTiled(z, TILE_LATENT, TILE_OVERLAP)
-                    : vae.decode(z, hook.prefixed("vae_dec/"))) {                         // [1, 8h8, 8w8, 3]
+                    : vae.decode(z, hook.prefixed("vae_dec/"))) {                         // [N, 8h8, 8w8, 3]
                 if (dump != null) dump.stage("vae_dec_output", decoded);
-                int dh = decoded.dim(1), dw = decoded.dim(2), c = decoded.dim(3);
+                int n = decoded.dim(0), dh = decoded.dim(1), dw = decoded.dim(2), c = decoded.dim(3);
                 try (Tensor host = backend.download(decoded)) {
-                    float[] planes = Layouts.nhwcToNchw(host.toFloatArray(), 1, dh, dw, c);           // [3, dh, dw]
+                    float[] planes = Layouts.nhwcToNchw(host.toFloatArray(), n, dh, dw, c);           // [N, 3, dh, dw]
                     StageCheck.finite("VAE decoder", "the decoded image", planes);
-                    return new Planes(planes, c, dh, dw);
+                    int per = c * dh * dw;
+                    List<Planes> out = new ArrayList<>(n);
+                    for (int b = 0; b < n; b++)
+                        out.add(new Planes(n == 1 ? planes : java.util.Arrays.copyOfRange(planes, b * per, (b + 1) * per), c, dh, dw));
+                    return out;
                 }
             }
         }
@@ -257,49 +288,108 @@ public final class OneStepPipeline implements AutoCloseable {
 
     /** The same, the map ending where {@code output} says (input or processing size; normals renormalised or not). */
     public Prediction predict(RgbImage image, Task task, int processingRes, Resize.Mode resample, DumpHook dump, PostProcess.Output output) {
-        int W = image.width(), H = image.height();
+        return predict(List.of(prepare(image, processingRes, resample)), task, dump, output).get(0);
+    }
+
+    /**
+     * An image ready for the networks: steps 1–3 done (resized to its processing size and normalised), with the
+     * input size the map returns to. Holds no backend memory, so a batch can be gathered before it runs.
+     *
+     * @param nhwc     [h, w, 3] channels-last values in [−1, 1]
+     * @param resample the filter of the resize to the processing size, and of the one back
+     */
+    public record Prepared(float[] nhwc, int width, int height, int inputWidth, int inputHeight, Resize.Mode resample, double preprocessMs) {
+        /** The processing size as (width, height): images of equal size can share a batch. */
+        public List<Integer> size() { return List.of(width, height); }
+    }
+
+    /** Steps 1–3 for one image (see {@link #preprocess}). */
+    public Prepared prepare(RgbImage image, int processingRes, Resize.Mode resample) {
         long t0 = System.nanoTime();
+        try (Tensor host = preprocess(image, processingRes, resample)) {                 // [1, h, w, 3]
+            return new Prepared(host.toFloatArray(), host.dim(2), host.dim(1), image.width(), image.height(),
+                    resample, ms(System.nanoTime() - t0));
+        }
+    }
+
+    /**
+     * Runs the one-step pipeline on a batch: the images go through the VAE encoder, the UNet and the decoder together
+     * (N in the batch dimension); each gets the map its own run would give (within the fp32 tolerance: the kernels
+     * may block a batch differently). A batch's stage times are shared out evenly among its images.
+     *
+     * @param images of one processing size (see {@link Prepared#size()})
+     * @param dump   receives every stage and activation in the fixtures' names, or null
+     */
+    public List<Prediction> predict(List<Prepared> images, Task task, DumpHook dump, PostProcess.Output output) {
+        int n = images.size();
+        if (n == 0) return List.of();
+        Prepared first = images.get(0);
+        int w = first.width(), h = first.height();
+        float[] batch = new float[Math.multiplyExact(n, first.nhwc().length)];
+        double preprocessMs = 0;
+        for (int b = 0; b < n; b++) {
+            Prepared p = images.get(b);
+            if (p.width() != w || p.height() != h)
+                throw new IllegalArgumentException("one batch holds one processing size: image " + b + " is " + p.width() + "×" + p.height()
+                        + ", image 0 is " + w + "×" + h);
+            System.arraycopy(p.nhwc(), 0, batch, b * p.nhwc().length, p.nhwc().length);
+            preprocessMs += p.preprocessMs();
+        }
+        long t1 = System.nanoTime();
+        // 4: VAE encode
         Tensor latent;
-        long t1;
-        // 1–3: resize and normalise; 4: VAE encode
-        try (Tensor host = preprocess(image, processingRes, resample)) {
-            t1 = System.nanoTime();
-            latent = encode(host, dump);
+        try (Tensor host = Tensor.of(batch, n, h, w, 3)) {                              // [N, h, w, 3]
+            latent = encode(host, dump);                                                // [N, h8, w8, 4]
         }
         long t2 = System.nanoTime();
         // 5–9: zero target latent, UNet at t = 999 (trailing spacing, one step), x0 from v
         Tensor x0;
-        try (latent; Tensor noisy = backend.zeros(latent.shape())) {                    // [1, h8, w8, 4]
+        try (latent; Tensor noisy = backend.zeros(latent.shape())) {                    // [N, h8, w8, 4]
             if (dump != null) dump.stage("text_embedding", textEmbedding);
             int t = scheduler.timesteps(1, DdimScheduler.Spacing.TRAILING)[0];
             DdimScheduler.Step step = scheduler.step(t, 1);
-            try (Tensor v = unet(latent, noisy, t, dump, "unet_input")) {               // [1, h8, w8, 4]
+            try (Tensor v = unet(latent, noisy, t, dump, "unet_input")) {               // [N, h8, w8, 4]
                 if (dump != null) dump.stage("unet_output", v);
-                x0 = backend.axpby(step.x0Model(), v, step.x0Sample(), noisy);           // [1, h8, w8, 4]
+                x0 = backend.axpby(step.x0Model(), v, step.x0Sample(), noisy);           // [N, h8, w8, 4]
             }
         }
         long t3 = System.nanoTime();
         // 10: decode x0 / scaling_factor
-        Planes dec;
+        List<Planes> decoded;
         try (x0) {
             if (dump != null) dump.stage("x0_latent", x0);
-            dec = decodeToPlanes(x0, dump);                                             // [3, dh, dw]
+            decoded = decodeBatchToPlanes(x0, dump);                                    // N × [3, dh, dw]
         }
         long t4 = System.nanoTime();
-        // 11–12: post-processing at the decoded size, then (unless the processing size was asked for) back to the input size
-        int outH = output.matchInput() ? H : dec.height(), outW = output.matchInput() ? W : dec.width();
+        // 11–12: post-processing per image
+        float[][] maps = new float[n][];
+        for (int b = 0; b < n; b++) maps[b] = postProcess(decoded.get(b), task, images.get(b), output);
+        long t5 = System.nanoTime();
+        Prediction.StageTimes each = new Prediction.StageTimes(preprocessMs / n, ms(t2 - t1) / n, ms(t3 - t2) / n, ms(t4 - t3) / n, ms(t5 - t4) / n);
+        List<Prediction> out = new ArrayList<>(n);
+        for (int b = 0; b < n; b++) {
+            Prepared p = images.get(b);
+            Planes d = decoded.get(b);
+            int outW = output.matchInput() ? p.inputWidth() : d.width(), outH = output.matchInput() ? p.inputHeight() : d.height();
+            out.add(new Prediction(task, maps[b], outW, outH, each));
+        }
+        return out;
+    }
+
+    /** Steps 11–12: post-processing at the decoded size, then (unless the processing size was asked for) back to the input size. */
+    private static float[] postProcess(Planes dec, Task task, Prepared image, PostProcess.Output output) {
+        int H = image.inputHeight(), W = image.inputWidth();
         float[] out;
         if (!output.matchInput()) out = task == Task.DEPTH
                 ? PostProcess.depth(dec.data(), dec.height(), dec.width())
                 : PostProcess.normals(dec.data(), dec.height(), dec.width());
-        else if (task == Task.DEPTH) out = PostProcess.depth(dec.data(), dec.height(), dec.width(), H, W, resample);
+        else if (task == Task.DEPTH) out = PostProcess.depth(dec.data(), dec.height(), dec.width(), H, W, image.resample());
         else {
-            out = PostProcess.normals(dec.data(), dec.height(), dec.width(), H, W, resample);
+            out = PostProcess.normals(dec.data(), dec.height(), dec.width(), H, W, image.resample());
             if (output.renormalizeNormals()) PostProcess.renormalizeDiffusers(out, H, W);
         }
         StageCheck.finite("post-processing", "the " + task.suffix() + " map", out);
-        long t5 = System.nanoTime();
-        return new Prediction(task, out, outW, outH, new Prediction.StageTimes(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), ms(t5 - t4)));
+        return out;
     }
 
     /** {@code t} when it is finite; otherwise it is closed and the stage named in a {@link NonFiniteException}. */

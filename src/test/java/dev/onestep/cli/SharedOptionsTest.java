@@ -19,7 +19,10 @@ class SharedOptionsTest {
                 "--dtype", "bf16", "--steps", "1", "--ensemble", "1", "--processing-res", "64", "--format", "npy",
                 "-o", out.toString(), MarigoldEvalCliTest.input());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.err().contains("note: the CPU backend computes in fp32; --dtype bf16 applies on CUDA"), r.err());
+        String note = "note: --dtype bf16 applies to the CUDA backend; the cpu backend computes in fp32";
+        assertTrue(r.err().contains(note), r.err());
+        assertEquals(r.err().indexOf(note), r.err().lastIndexOf(note), "one note per setting: " + r.err());
+        assertTrue(r.err().lines().noneMatch(l -> l.contains("fp32") && !l.equals(note) && l.startsWith("note")), r.err());
         assertTrue(Files.exists(out.resolve("input_depth.npy")));
         for (String cmd : new String[]{"depth", "marigold"}) {
             MarigoldEvalCliTest.Result bad = MarigoldEvalCliTest.run(cmd, "--model", Fixtures.model().toString(), "--dtype", "fp8",

@@ -40,6 +40,15 @@ class MemoryBudgetTest {
         assertEquals(64L * 48 * 5 * 32 * 4, MemoryBudget.activationBytes(64, 48, tiny));
     }
 
+    @Test
+    void aBatchHoldsAsManyImagesAsTheLimitHasRoomForAndAlwaysOne() {
+        VaeConfig tiny = VaeConfig.load(Fixtures.model().resolve("vae/config.json"));
+        long one = MemoryBudget.activationBytes(64, 48, tiny);
+        assertEquals(3, MemoryBudget.withLimit(3 * one + one / 2).imagesThatFit(64, 48, tiny));
+        assertEquals(1, MemoryBudget.withLimit(one / 2).imagesThatFit(64, 48, tiny), "an image admitted alone still runs");
+        assertEquals(Integer.MAX_VALUE, MemoryBudget.withLimit(Long.MAX_VALUE).imagesThatFit(1, 1, tiny));
+    }
+
     /** A Backend that only answers what onDevice asks: its name, dtype and available device memory (-1: the host). */
     private static dev.onestep.backend.Backend device(String name, dev.onestep.tensor.DType dtype, long available) {
         return (dev.onestep.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(getClass0().getClassLoader(),

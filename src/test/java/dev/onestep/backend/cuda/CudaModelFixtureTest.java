@@ -180,6 +180,50 @@ class CudaModelFixtureTest {
         }
     }
 
+    static List<Arguments> batchCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (String dt : new String[] {"F32", "F16", "BF16"})
+            for (Task task : Task.values()) out.add(Arguments.of(dt, task));
+        return out;
+    }
+
+    /**
+     * The one-step pipeline on a batch of three (N = 3 in every op): the reference's image, the same image mirrored
+     * and the reference's image again. Each copy of the reference's image meets its golden as
+     * {@link #wholePipeline} does, and the mirrored one matches its own run alone (the same bounds, against that run):
+     * a kernel that mixed up batch members would fail one of the two.
+     */
+    @ParameterizedTest
+    @MethodSource("batchCases")
+    void wholePipelineBatched(String dts, Task task) {
+        DType dt = DType.valueOf(dts);
+        Loaded m = models(dt);
+        String c = Fixtures.cases().get(0), golden = task == Task.DEPTH ? "depth_final.npy" : "normal_final.npy";
+        dev.onestep.image.RgbImage image = Fixtures.inputImage(c), mirrored = mirrored(image);
+        try (OneStepPipeline p = OneStepPipeline.load(folder, m.backend())) {
+            List<OneStepPipeline.Prepared> batch = List.of(p.prepare(image, 64, Resize.Mode.BILINEAR),
+                    p.prepare(mirrored, 64, Resize.Mode.BILINEAR), p.prepare(image, 64, Resize.Mode.BILINEAR));
+            List<Prediction> got = p.predict(batch, task, null, dev.onestep.pipeline.PostProcess.Output.INPUT_SIZE);
+            float[] alone = p.predict(mirrored, task, 64, Resize.Mode.BILINEAR, null).data();
+            for (int b = 0; b < 3; b++) {
+                float[] want = b == 1 ? alone : Fixtures.floats(c, golden);
+                String what = c + " cuda batch member " + b + (b == 1 ? " (mirrored, against its run alone) " : " ") + golden.replace(".npy", "");
+                if (dt == DType.F32) Compare.assertClose(what, want, got.get(b).data(), task == Task.DEPTH ? 1e-4 : 1e-3);
+                else CudaTestSupport.assertNmse(what + " " + dt, want, got.get(b).data(), pipelineNmseBound(task, dt));
+            }
+        }
+    }
+
+    /** {@code image} flipped left to right. */
+    static dev.onestep.image.RgbImage mirrored(dev.onestep.image.RgbImage image) {
+        int w = image.width(), h = image.height();
+        byte[] src = image.planes(), dst = new byte[src.length];
+        for (int ch = 0; ch < 3; ch++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) dst[(ch * h + y) * w + x] = src[(ch * h + y) * w + (w - 1 - x)];
+        return new dev.onestep.image.RgbImage(dst, w, h, image.name() + " mirrored");
+    }
+
     /**
      * NMSE bound of the final maps in fp16/bf16 against the fp32 goldens. Depth ends in a min–max normalisation, so
      * its error scales with the error at the map's two extreme pixels over its range, and the fixtures' tiny random
