@@ -33,7 +33,7 @@ public final class PipelineBenchmark implements AutoCloseable {
     private final ProfilingBackend profiler; // null unless profiling
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
-    private final int height, width;
+    private final int height, width, batch;
     private final int crossDim;
 
     /** Builds the networks (this takes a while at full size: ~950 M parameters are generated and packed). */
@@ -47,6 +47,13 @@ public final class PipelineBenchmark implements AutoCloseable {
      * little host time per op, so profiled stage times run a little slower than unprofiled ones.
      */
     public PipelineBenchmark(Backend backend, UNetConfig unetConfig, VaeConfig vaeConfig, int height, int width, long seed, boolean profile) {
+        this(backend, unetConfig, vaeConfig, 1, height, width, seed, profile);
+    }
+
+    /** With {@code batch} images per pass (N in the batch dimension of every op, as the library's list calls run them). */
+    public PipelineBenchmark(Backend backend, UNetConfig unetConfig, VaeConfig vaeConfig, int batch, int height, int width, long seed, boolean profile) {
+        if (batch < 1) throw new IllegalArgumentException("batch must be ≥ 1, got " + batch);
+        this.batch = batch;
         this.profiler = profile ? new ProfilingBackend(backend) : null;
         this.backend = new CountingBackend(profile ? profiler : backend);
         this.height = height;
@@ -59,7 +66,7 @@ public final class PipelineBenchmark implements AutoCloseable {
     /**
      * Runs {@code warmup} untimed and {@code iterations} timed passes of each stage. Every stage sees the data it sees in
      * the pipeline, never an all-zero stand-in (tensor cores run measurably faster on zeros): the UNet gets the encoded
-     * image latent beside the zero noise latent, as the one-step recipe feeds it, with a random [1, 2, D] "prompt
+     * image latent beside the zero noise latent, as the one-step recipe feeds it, with a random [N, 2, D] "prompt
      * embedding"; the decoder gets the encoded latent.
      */
     public Map<String, Stage> run(int warmup, int iterations, Consumer<String> log) {
@@ -69,7 +76,8 @@ public final class PipelineBenchmark implements AutoCloseable {
             try (Tensor mean = vae.encodeMean(image, ActivationHook.NONE);
                  Tensor zeros = backend.zeros(mean.shape());
                  Tensor input = backend.concatChannels(mean, zeros)) {
-                log.accept("latent " + Arrays.toString(mean.shape()) + " (NHWC) for a " + height + "×" + width + " image");
+                log.accept("latent " + Arrays.toString(mean.shape()) + " (NHWC) for " + (batch == 1 ? "a" : batch + " ×") + " " + height + "×" + width
+                        + " image" + (batch == 1 ? "" : "s"));
                 out.put("unet", time("unet", warmup, iterations, log, () -> unet.forward(input, 999f, context, ActivationHook.NONE)));
                 out.put("vae_decode", time("vae_decode", warmup, iterations, log, () -> vae.decode(mean, ActivationHook.NONE)));
             }
@@ -128,16 +136,22 @@ public final class PipelineBenchmark implements AutoCloseable {
 
     // a fixed pseudo-random image in [−1, 1]: content does not change the work (but zeros would change the speed)
     private Tensor randomImage() {
-        float[] v = new float[height * width * 3];
+        float[] v = new float[Math.multiplyExact(batch, height * width * 3)];
         java.util.SplittableRandom r = new java.util.SplittableRandom(7);
         for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
-        return upload(v, 1, height, width, 3);
+        return upload(v, batch, height, width, 3);
     }
 
-    // a fixed standard-normal stand-in for the empty-prompt embedding [1, 2, D]
+    // a fixed standard-normal stand-in for the empty-prompt embedding, one [2, D] copy per image: [N, 2, D]
     private Tensor randomPromptEmbedding() {
-        return upload(dev.onestep.pipeline.GaussianNoise.standardNormal(new java.util.SplittableRandom(11), 2 * crossDim), 1, 2, crossDim);
+        float[] one = dev.onestep.pipeline.GaussianNoise.standardNormal(new java.util.SplittableRandom(11), 2 * crossDim);
+        float[] all = new float[batch * one.length];
+        for (int b = 0; b < batch; b++) System.arraycopy(one, 0, all, b * one.length, one.length);
+        return upload(all, batch, 2, crossDim);
     }
+
+    /** Images per pass. */
+    public int batch() { return batch; }
 
     private Tensor upload(float[] v, int... shape) {
         try (Tensor host = Tensor.of(v, shape)) {

@@ -32,6 +32,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--res", defaultValue = "384x512", paramLabel = "HxW", description = "image height × width (default: ${DEFAULT-VALUE})")
     String res;
 
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "N",
+            description = "images per pass (N in the batch dimension, as list predictions run them); stage times are per pass (default: ${DEFAULT-VALUE})")
+    int batch;
+
     @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|bf16|fp16", description = "compute precision (default: ${DEFAULT-VALUE})")
     String dtype;
 
@@ -60,10 +64,11 @@ final class BenchCommand implements Callable<Integer> {
         int h = Integer.parseInt(hw[0].trim()), w = Integer.parseInt(hw[1].trim());
         if (h < 8 || w < 8) throw new ParameterException(spec.commandLine(), "--res must be at least 8x8");
         if (iters < 1 || warmup < 0) throw new ParameterException(spec.commandLine(), "--iters ≥ 1 and --warmup ≥ 0");
+        if (batch < 1 || batch > 1024) throw new ParameterException(spec.commandLine(), "--batch must be 1..1024, got " + batch);
         dev.onestep.tensor.DType.parseCompute(dtype);
         long t0 = System.nanoTime();
         try (Backend backend = Backends.create(device, dev.onestep.tensor.DType.parseCompute(dtype), err::println);
-             PipelineBenchmark bench = new PipelineBenchmark(backend, Sd2Configs.unet(), Sd2Configs.vae(), h, w, seed, profile)) {
+             PipelineBenchmark bench = new PipelineBenchmark(backend, Sd2Configs.unet(), Sd2Configs.vae(), batch, h, w, seed, profile)) {
             err.printf(Locale.ROOT, "built full-size SD2 UNet + VAE in %.1f s%n", (System.nanoTime() - t0) / 1e9);
             err.flush();
             Map<String, PipelineBenchmark.Stage> stages = bench.run(warmup, iters, s -> { err.println(s); err.flush(); });
@@ -72,8 +77,8 @@ final class BenchCommand implements Callable<Integer> {
             long activations = backend.peakMemoryBytes(), device = backend.peakDeviceMemoryBytes();
             long peak = device > 0 ? device : cpu || activations <= 0 ? Progress.peakRssBytes() : activations;
             double peakTflops = backend.peakTflops();
-            out.printf(Locale.ROOT, "%s, %s, %dx%d, median of %d (after %d warm-up)%n", backend.describe(), backend.computeType().computeName(), h, w,
-                    iters, warmup);
+            out.printf(Locale.ROOT, "%s, %s, %s%dx%d, median of %d (after %d warm-up)%n", backend.describe(), backend.computeType().computeName(),
+                    batch == 1 ? "" : batch + " × ", h, w, iters, warmup);
             out.printf(Locale.ROOT, "%-11s %10s %10s %10s %9s%s%n", "stage", "median ms", "min ms", "GFLOP", "GFLOP/s", peakTflops > 0 ? "  of peak" : "");
             for (PipelineBenchmark.Stage s : stages.values())
                 out.printf(Locale.ROOT, "%-11s %10.1f %10.1f %10.1f %9.1f%s%n", s.name(), s.medianMs(), s.minMs(), s.flops() / 1e9, s.gflops(),
@@ -81,6 +86,8 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "peak memory: %.2f GB (%s)%s%n", peak / 1e9,
                     device > 0 ? "device: weights + activations + allocator cache" : cpu || activations <= 0 ? "process RSS" : "device",
                     activations > 0 ? String.format(Locale.ROOT, "; activations %.2f GB", activations / 1e9) : "");
+            PipelineBenchmark.Stage total = stages.get("total");
+            out.printf(Locale.ROOT, "throughput: %.2f images/s (%d per pass)%n", batch * 1000.0 / total.medianMs(), batch);
             if (profile) out.print(bench.profile(iters, 40));
             out.flush();
             if (json != null) writeJson(backend, h, w, stages, peak, activations);
@@ -94,6 +101,8 @@ final class BenchCommand implements Callable<Integer> {
         m.put("device_description", backend.describe());
         m.put("dtype", backend.computeType().computeName()); // what ran: the CPU computes in fp32 whatever --dtype says
         m.put("res", h + "x" + w);
+        m.put("batch", batch);
+        m.put("images_per_s", round(batch * 1000.0 / stages.get("total").medianMs()));
         m.put("iterations", iters);
         m.put("warmup", warmup);
         for (PipelineBenchmark.Stage s : stages.values()) {

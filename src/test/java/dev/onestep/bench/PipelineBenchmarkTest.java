@@ -42,6 +42,20 @@ class PipelineBenchmarkTest {
         }
     }
 
+    /** N images per pass: every stage's work is N times one image's (each op's FLOPs are linear in the batch). */
+    @Test
+    void aBatchOfThreeDoesThreeTimesTheWork() {
+        UNetConfig u = UNetConfig.load(Fixtures.model().resolve("unet/config.json"));
+        VaeConfig v = VaeConfig.load(Fixtures.model().resolve("vae/config.json"));
+        try (CpuBackend cpu = new CpuBackend();
+             PipelineBenchmark one = new PipelineBenchmark(cpu, u, v, 40, 56, 5);
+             PipelineBenchmark three = new PipelineBenchmark(cpu, u, v, 3, 40, 56, 5, false)) {
+            Map<String, PipelineBenchmark.Stage> a = one.run(0, 1, s -> {}), b = three.run(0, 1, s -> {});
+            for (String stage : a.keySet()) assertEquals(3 * a.get(stage).flops(), b.get(stage).flops(), stage);
+            assertEquals(3, three.batch());
+        }
+    }
+
     /** The "calls" column of the row whose key is {@code key} (rows: ms/pass, %, calls, two spaces, key). */
     private static String callsPerPass(String table, String key) {
         return table.lines().filter(l -> l.endsWith("  " + key)).map(l -> l.trim().split("\\s+")[2]).findFirst().orElse("no row");
