@@ -12,7 +12,6 @@ import dev.onestep.pipeline.MarigoldPipeline;
 import dev.onestep.pipeline.Engine;
 import dev.onestep.pipeline.PostProcess;
 import dev.onestep.pipeline.Prediction;
-import dev.onestep.pipeline.Task;
 import dev.onestep.tensor.DType;
 
 import java.awt.image.BufferedImage;
@@ -60,8 +59,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link java.util.concurrent.CancellationException} for a cancelled prediction.
  */
 public final class OneStep implements AutoCloseable {
-    /** Where messages go; every method has an empty default. Download progress comes through the parent's methods. */
-    public interface Listener extends DownloadListener {
+    /** Where messages go; every method has an empty default. */
+    public interface Listener {
         Listener NONE = new Listener() {};
 
         /** Informational: the backend chosen, a model resolved. */
@@ -69,6 +68,41 @@ public final class OneStep implements AutoCloseable {
 
         /** Something worth a warning: weights-variant fallbacks, a task/checkpoint mismatch. */
         default void warning(String message) {}
+
+        /** A download of {@code files} files, {@code bytes} in all (−1 when unknown), from {@code repo} begins. */
+        default void downloadStarted(String repo, int files, long bytes) {}
+
+        /** {@code done} of {@code total} bytes (−1 when unknown) of {@code file} have arrived. */
+        default void fileProgress(String file, long done, long total) {}
+
+        /** {@code file} is complete and verified ({@code bytes} long). */
+        default void fileDone(String file, long bytes) {}
+
+        /** A branch or tag of {@code repo} resolved to {@code commit}. */
+        default void revisionResolved(String repo, String revision, String commit) {}
+
+        /** Something about a download worth saying: a retry, a resume, a hash that could not be checked. */
+        default void downloadNote(String message) {}
+    }
+
+    /** {@code l}'s download methods as the hub client's listener. */
+    private static DownloadListener downloads(Listener l) {
+        return new DownloadListener() {
+            @Override
+            public void downloadStarted(String repo, int files, long bytes) { l.downloadStarted(repo, files, bytes); }
+
+            @Override
+            public void fileProgress(String file, long done, long total) { l.fileProgress(file, done, total); }
+
+            @Override
+            public void fileDone(String file, long bytes) { l.fileDone(file, bytes); }
+
+            @Override
+            public void revisionResolved(String repo, String revision, String commit) { l.revisionResolved(repo, revision, commit); }
+
+            @Override
+            public void downloadNote(String message) { l.downloadNote(message); }
+        };
     }
 
     /**
@@ -397,7 +431,7 @@ public final class OneStep implements AutoCloseable {
     public static OneStep load(String modelOrId, Options options) {
         Objects.requireNonNull(modelOrId, "modelOrId");
         JvmFlags.check();
-        return load(ModelLocator.locate(modelOrId, options.revision(), options.variant(), options.hub(), options.listener()), options);
+        return load(ModelLocator.locate(modelOrId, options.revision(), options.variant(), options.hub(), downloads(options.listener())), options);
     }
 
     /**
@@ -417,10 +451,10 @@ public final class OneStep implements AutoCloseable {
     /** The local model folder in use (a hub cache snapshot for an id). */
     public Path modelDir() { return engine.folder().dir(); }
 
-    /** The task the checkpoint appears to be fine-tuned for, or null when its metadata does not say. */
-    public Task likelyTask() {
+    /** The task the checkpoint appears to be fine-tuned for, or empty when its metadata does not say. */
+    public java.util.Optional<Task> likelyTask() {
         TaskHint.Guess g = TaskHint.guess(engine.folder().dir());
-        return g == null ? null : g.task();
+        return g == null ? java.util.Optional.empty() : java.util.Optional.of(g.task());
     }
 
     public Options options() { return options; }

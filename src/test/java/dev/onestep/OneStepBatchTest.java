@@ -102,7 +102,7 @@ class OneStepBatchTest {
                 dev.onestep.backend.Backends.create("cpu", dev.onestep.tensor.DType.F32, m -> {}))) {
             var prepared = List.of(p.prepare(a, 64, dev.onestep.image.Resize.Mode.BILINEAR), p.prepare(b, 64, dev.onestep.image.Resize.Mode.BILINEAR));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> p.predict(prepared, dev.onestep.pipeline.Task.DEPTH, null, dev.onestep.pipeline.PostProcess.Output.INPUT_SIZE));
+                    () -> p.predict(prepared, dev.onestep.Task.DEPTH, null, dev.onestep.pipeline.PostProcess.Output.INPUT_SIZE));
             assertTrue(e.getMessage().contains("one processing size"), e.getMessage());
         }
     }

@@ -7,7 +7,7 @@ import dev.onestep.pipeline.DdimScheduler;
 import dev.onestep.pipeline.MarigoldPipeline;
 import dev.onestep.pipeline.Engine;
 import dev.onestep.pipeline.OneStepPipeline;
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

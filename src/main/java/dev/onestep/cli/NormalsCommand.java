@@ -1,6 +1,6 @@
 package dev.onestep.cli;
 
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 import picocli.CommandLine.Command;
 
 /** `onestep normals`: surface-normal maps. */

@@ -2,7 +2,7 @@ package dev.onestep.cli;
 
 import dev.onestep.backend.Backend;
 import dev.onestep.pipeline.DumpHook;
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;

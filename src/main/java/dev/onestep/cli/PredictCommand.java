@@ -7,7 +7,7 @@ import dev.onestep.pipeline.Engine;
 import dev.onestep.pipeline.MemoryBudget;
 import dev.onestep.pipeline.PostProcess;
 import dev.onestep.pipeline.Prediction;
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 import dev.onestep.tensor.DType;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -3,7 +3,7 @@ package dev.onestep.cli;
 import dev.onestep.image.ColorLut;
 import dev.onestep.io.OutputWriters;
 import dev.onestep.pipeline.Prediction;
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 
 import java.io.IOException;
 import java.nio.file.Path;

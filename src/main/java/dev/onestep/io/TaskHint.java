@@ -1,6 +1,6 @@
 package dev.onestep.io;
 
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
 package dev.onestep.pipeline;
 
+import dev.onestep.Task;
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.Backends;
 import dev.onestep.image.ImageLoader;

@@ -1,5 +1,6 @@
 package dev.onestep.pipeline;
 
+import dev.onestep.Task;
 import dev.onestep.backend.Backend;
 import dev.onestep.image.Resize;
 import dev.onestep.image.RgbImage;

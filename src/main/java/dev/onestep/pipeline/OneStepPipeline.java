@@ -1,5 +1,6 @@
 package dev.onestep.pipeline;
 
+import dev.onestep.Task;
 import dev.onestep.backend.Backend;
 import dev.onestep.backend.OpOutput;
 import dev.onestep.image.Normalize;

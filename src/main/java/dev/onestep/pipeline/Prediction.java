@@ -1,5 +1,7 @@
 package dev.onestep.pipeline;
 
+import dev.onestep.Task;
+
 /**
  * One image's result at the input size: depth [H·W] in [0, 1] (affine-invariant, larger = farther) or
  * normals [3·H·W] (channels-first planes) in [−1, 1]; plus the per-stage timings in milliseconds.

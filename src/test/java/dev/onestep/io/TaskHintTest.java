@@ -1,6 +1,6 @@
 package dev.onestep.io;
 
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -9,7 +9,7 @@ import dev.onestep.model.unet.UNet2DConditionModel;
 import dev.onestep.model.vae.AutoencoderKL;
 import dev.onestep.pipeline.OneStepPipeline;
 import dev.onestep.pipeline.Prediction;
-import dev.onestep.pipeline.Task;
+import dev.onestep.Task;
 import dev.onestep.image.Resize;
 import dev.onestep.tensor.DType;
 import dev.onestep.tensor.Tensor;

@@ -1,6 +1,6 @@
-package dev.onestep.pipeline;
+package dev.onestep;
 
-/** What the one-step network was fine-tuned to predict. */
+/** What a checkpoint predicts: depth or surface normals. */
 public enum Task {
     DEPTH, NORMALS;
 
