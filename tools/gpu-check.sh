@@ -19,6 +19,10 @@
 #                                    tests      every test in dev.onestep.backend.cuda but CudaBindingAbiTest (parity per op and dtype, fixture
 #                                               networks and pipelines, pool), one line per test, measured errors logged
 #                                    bench      `onestep bench --device cuda --res 768x768 --dtype bf16` (the issue's figure)
+#                                    peer       diffusers on this machine's PyTorch, the same pass and shapes (../shared/peers/
+#                                               gpu_peer.py: eager, torch.compile; GPU_CHECK_PEER_MODES adds graphs), right after
+#                                               the bench so the two are side by side in one run (peer.txt; figures in bench.jsonl)
+#                                    batch      the bf16 bench with --batch 4 (throughput of list predictions)
 #                                    profile    the same with --profile: device time per op and shape (CUDA events)
 #                                    memcheck   compute-sanitizer memcheck + leak check over CudaSanitizerTarget
 #                                    racecheck  compute-sanitizer racecheck over the shared-memory kernels
@@ -29,7 +33,8 @@
 #                                  Files in $OUT (or target/gpu-out), at most the tool's 8, each written as the run goes:
 #                                    summary.txt   the device, libraries, each step's status and seconds (read this first)
 #                                    smoke.txt  tests.txt  errors.tsv (every comparison's max|diff|, NMSE, bound)
-#                                    sanitizer.txt (memcheck, then racecheck)  bench.txt  bench.jsonl (one line per bench run)
+#                                    sanitizer.txt (memcheck, then racecheck)  bench.txt  bench.jsonl (one line per bench run,
+#                                    the peer's as {"run": "peer", ...})
 #                                  Exit status: non-zero when a step failed or ran out of time.
 # GPU_CHECK_DEVICE and GPU_CHECK_RES (default cuda, 768x768) exist to try the runbook itself on the CPU emulator:
 #   LD_LIBRARY_PATH=target/cudaemu ONESTEP_CUDA_LIB_PATH=target/cudaemu GPU_CHECK_RES=16x16 tools/gpu-check.sh run
@@ -57,6 +62,12 @@ if [[ $mode == bundle ]]; then
   [[ -d ../shared/configs/sd2 ]] && cp -r ../shared/configs/sd2 "$bundle/sd2-config"
   [[ -d /work/shared/configs/sd2 && ! -d $bundle/sd2-config ]] && cp -r /work/shared/configs/sd2 "$bundle/sd2-config"
   [[ -d $bundle/sd2-config ]] && chmod -R u+w "$bundle/sd2-config"
+  # the PyTorch peer: gpu_peer.py and the diffusers source it imports (the GPU machine has torch, not diffusers)
+  for d in ../shared/peers /work/shared/peers; do
+    if [[ -f $d/gpu_peer.py && ! -d $bundle/peer ]]; then
+      mkdir -p "$bundle/peer" && cp "$d/gpu_peer.py" "$d"/diffusers-*-src.tar.gz "$bundle/peer/" && chmod -R u+w "$bundle/peer"
+    fi
+  done
   work=$(mktemp -d)
   "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.zipfs,jdk.incubator.vector --strip-debug --no-header-files \
     --no-man-pages --output "$work/jre" 2>/dev/null
@@ -78,10 +89,10 @@ if [[ $mode == bundle ]]; then
   exit 0
 fi
 
-[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke tests bench profile memcheck racecheck dtypes ab ops]" >&2; exit 2; }
+[[ $mode == run ]] || { echo "usage: tools/gpu-check.sh bundle | run [smoke tests bench peer batch profile memcheck racecheck dtypes ab ops]" >&2; exit 2; }
 shift
 steps=("$@")
-((${#steps[@]})) || steps=(smoke tests bench profile memcheck racecheck dtypes ab ops)
+((${#steps[@]})) || steps=(smoke tests bench peer batch profile memcheck racecheck dtypes ab ops)
 t_start=$SECONDS
 budget=${GPU_CHECK_BUDGET:-420}
 out=${OUT:-target/gpu-out}
@@ -162,6 +173,25 @@ bench() { # NAME [java -D flags...] -- [bench options...]
   ((rc == 0 || rc == 125)) || status=1
 }
 want bench && bench bf16 -- --dtype bf16
+if want peer; then
+  if [[ -f $bundle/peer/gpu_peer.py ]] && command -v python3 >/dev/null; then
+    py=$(mktemp -d)
+    tar -xzf "$bundle"/peer/diffusers-*-src.tar.gz -C "$py"
+    res=${GPU_CHECK_RES:-768x768}
+    IFS=, read -r -a modes <<< "${GPU_CHECK_PEER_MODES:-eager,compile}"
+    for m in "${modes[@]}"; do # one step per mode: a compile that runs out of time leaves eager's figures
+      step "peer $m" "$([[ $m == eager ]] && echo 90 || echo 240)" "$out/peer.txt" env PYTHONPATH="$py" python3 "$bundle/peer/gpu_peer.py" \
+        --res "$res" --dtype bf16 --modes "$m" --warmup 2 --iters 5 --configs "$bundle/sd2-config" --json "$out/peer-$m.json" \
+        || { rc=$?; ((rc == 125)) || status=1; }
+      [[ -s $out/peer-$m.json ]] && { printf '{"run": "peer-%s", ' "$m"; tr -d '\n' < "$out/peer-$m.json" | sed 's/^{//'; echo; } >> "$out/bench.jsonl"
+      rm -f "$out/peer-$m.json"
+    done
+    rm -rf "$py"
+  else
+    note "SKIP  peer: no $bundle/peer/gpu_peer.py (bundle without ../shared/peers) or no python3"
+  fi
+fi
+want batch && bench bf16-batch4 -- --dtype bf16 --batch 4
 want profile && bench bf16-profile -- --dtype bf16 --profile
 
 sanitize() { # NAME TOOL TARGET [tool options...]

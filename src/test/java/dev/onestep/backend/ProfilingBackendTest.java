@@ -44,9 +44,13 @@ class ProfilingBackendTest {
                 for (double[] v : t.values()) assertTrue(v[1] >= 0, "negative time");
                 String text = ProfilingBackend.format(t, 2, 2);
                 assertTrue(text.startsWith("op time, ") && text.contains("(2 op calls per pass)"), text);
-                assertTrue(text.contains("conv2d\n") && text.contains("  conv2d k3 s1 1x6x7x5→4\n"), text);
+                assertTrue(text.contains("conv2d\n"), text);
                 String top = text.substring(text.indexOf("op and shape (the 2 costliest)"));
                 assertEquals(3, top.lines().count(), "a header and the 2 costliest keys: " + text);
+                // which two are costliest depends on the machine's load (these ops take microseconds): all three keys
+                String all = ProfilingBackend.format(t, 2, 3);
+                assertTrue(all.contains("  conv2d k3 s1 1x6x7x5→4\n") && all.contains("  silu 1x6x7x4\n")
+                        && all.contains("  groupNorm+silu 1x6x7x4\n"), all);
             }
             p.clear();
             assertTrue(p.table().isEmpty());
