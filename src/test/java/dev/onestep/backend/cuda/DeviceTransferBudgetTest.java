@@ -15,13 +15,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The GPU machine gets this repository through the device tool, which carries the tracked (and untracked, not
  * ignored) files plus the GPU bundle within 64 MiB (docs/CUDA.md, "Running on the GPU machine"). The bundle
- * (stripped JRE, classes, runtime jars) measured 15.9 MB in session 2; this test keeps the tree small enough that
- * tree + a 17 MB bundle still fits, so a new fixture or kernel build that would get the next GPU session's run
+ * (stripped JRE, classes, runtime jars, the PyTorch peer's script and diffusers source) measures 17.78 MB; this test
+ * keeps the tree small enough that tree + a 17.8 MB bundle still fits, so a new fixture or kernel build that would get the next GPU session's run
  * refused fails here first. `tools/gpu-check.sh bundle` checks the exact total.
  */
 class DeviceTransferBudgetTest {
     static final long LIMIT = 64L << 20;
-    static final long BUNDLE_ALLOWANCE = 17_000_000L;
+    static final long BUNDLE_ALLOWANCE = 17_800_000L;
 
     @Test
     void trackedTreePlusTheGpuBundleFitsTheDeviceToolsTransferLimit() throws IOException, InterruptedException {
