@@ -5,7 +5,7 @@ import java.nio.file.Path;
 
 /**
  * The process's minor page faults and user/system CPU time from {@code /proc/self/stat} (Linux), to show what a pass
- * costs the OS: fresh memory faulted in and zeroed, which is expensive in VMs (docs/PERF.md round 7).
+ * costs the OS: fresh memory faulted in and zeroed, which is expensive in VMs (docs/PERF.md, "Activation memory and the young generation").
  *
  * @param minorFaults faults served without I/O (fresh anonymous pages, page-cache hits)
  * @param userSeconds CPU time in user mode, all threads

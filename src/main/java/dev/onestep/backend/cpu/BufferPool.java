@@ -19,7 +19,7 @@ import java.util.TreeMap;
  * best fit with splitting and merging ({@link RegionAllocator}): the memory the pool touches is then its live peak plus
  * a little fragmentation (768²: 1.825 GB touched for a 1.813 GB live peak), it stays resident between ops and passes,
  * and a pass after the first faults nothing in. Before (per-buffer mapping below), the same pass touched 5.6 GB on its
- * first pass and re-mapped 2.0–2.4 GB on every later one (docs/PERF.md round 7).
+ * first pass and re-mapped 2.0–2.4 GB on every later one (docs/PERF.md, "Activation memory and the young generation").
  *
  * <p>Elsewhere, and for a request the region cannot hold, each buffer is its own mapping: a request takes the smallest
  * idle buffer whose capacity is at least the request and at most {@link #MAX_SLACK}× it (best fit); otherwise a new
@@ -34,7 +34,7 @@ final class BufferPool {
     /**
      * A buffer serves requests down to 1/MAX_SLACK of its capacity: {@code -Donestep.cpu.poolSlack} (default 2.0). At
      * 1.25 the 768² pass's 604 MB decoder buffers stopped being taken by 302 MB requests and re-mapped (one GroupNorm
-     * call 2.1 → 0.8 s) for +0.36 GB peak RSS (docs/PERF.md round 6); not the default.
+     * call 2.1 → 0.8 s) for +0.36 GB peak RSS (docs/PERF.md, "Winograd convolutions"); not the default.
      */
     static final double MAX_SLACK = Double.parseDouble(System.getProperty("onestep.cpu.poolSlack", "2.0"));
     private static final long PAGE = 4096;

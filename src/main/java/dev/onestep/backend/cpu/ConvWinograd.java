@@ -28,7 +28,7 @@ import java.nio.ByteOrder;
  * </ol>
  *
  * <p>Accuracy: the transforms' coefficients (up to 8, fractions of 1/6 and 1/24) cost precision: on O(1) outputs
- * with K = 9·512 the fp32 error is ≈ 1e-5 against ≈ 1e-6 for the direct sum (numpy model in docs/PERF.md round 6),
+ * with K = 9·512 the fp32 error is ≈ 1e-5 against ≈ 1e-6 for the direct sum (numpy model in docs/PERF.md, "Winograd convolutions"),
  * inside the fixtures' 1e-4. {@code -Donestep.cpu.winograd=false} turns it off. The scalar twin ({@code vector =
  * false}) applies the matrices by their definition; results do not depend on thread timing (one task per tile block,
  * fixed order everywhere).

@@ -45,10 +45,10 @@ final class Gemm {
     static final boolean K_MAJOR = MR == 4;
     static final int NR = 2 * VL;
     /**
-     * Block sizes: K ≤ KC per block, MC rows of A per block. The 12-row kernel keeps round 1's 256 / 384 (tuned on a
+     * Block sizes: K ≤ KC per block, MC rows of A per block. The 12-row kernel keeps the first tuning's 256 / 384 (tuned on a
      * Zen 5); the 4-row k-major one takes 384 / 192 (an A block of 295 KB stays in a 512 KB L2, a B slice of 24 KB in
      * L1), measured in-process on a Zen 3: the UNet's 320- and 640-channel convs 8-11 % faster, its 320-wide linears up
-     * to 15 %, 2048³ within 3 % (docs/PERF.md round 5).
+     * to 15 %, 2048³ within 3 % (docs/PERF.md, "GEMM kernels").
      */
     static final int KC = Integer.getInteger("onestep.cpu.kc", K_MAJOR ? 384 : 256);
     static final int MC = MR * Math.max(1, Integer.getInteger("onestep.cpu.mc", K_MAJOR ? 192 : 384) / MR);
@@ -246,7 +246,7 @@ final class Gemm {
 
     /**
      * C[r][cOff + j] (row stride ldc floats, F32 segment) = (A · B (+ bias))[r][j], spread over the threads. C should be a
-     * native segment: the vector write-back into a heap segment runs the Vector API's boxing fallback (round 6: 2–4 GB/s
+     * native segment: the vector write-back into a heap segment runs the Vector API's boxing fallback (measured: 2–4 GB/s
      * of garbage and a 1.2–1.35× slower Winograd conv, see docs/PERF.md).
      */
     static void run(int m, Packed b, ASource a, int[][] kBlocks, MemorySegment c, int ldc, int cOff, boolean vector) {
@@ -327,7 +327,7 @@ final class Gemm {
      * Rows of the micro-kernel tile: 12 where the vector register file has 32 registers (AVX-512; AArch64's NEON/SVE);
      * 4 on x86 without AVX-512 (AVX2/SSE: 16 registers; the JIT uses only those whenever its vectors are narrower than
      * 512 bits, also under -XX:UseAVX=2 on an AVX-512 CPU). Measured on a Zen 3 (AVX2), one thread, L1-resident
-     * operands, kc = 256 (docs/PERF.md round 4): 12 rows 40 GFLOP/s, 6 rows 37, 5 rows 63, 4 rows 72, 4 rows
+     * operands, kc = 256 (docs/PERF.md, "GEMM kernels"): 12 rows 40 GFLOP/s, 6 rows 37, 5 rows 63, 4 rows 72, 4 rows
      * k-major 88 — at 6 rows and above C2 spills an accumulator to the stack inside the k loop.
      * {@code -Donestep.cpu.mr=4|12} forces one.
      */

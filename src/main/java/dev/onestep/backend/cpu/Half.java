@@ -70,7 +70,7 @@ final class Half {
                 v.and(0xFFFF0000).reinterpretAsFloats().intoArray(dst, o + VL);
             } else {
                 // written out here, not in a helper taking and returning vectors: when C2 compiled such a helper on its own
-                // first (round 6: the Winograd weight transform's long widening loops made it hot early), it was not
+                // first (the Winograd weight transform's long widening loops made it hot early), it was not
                 // inlined later and every vector it returned was boxed: ≈ 100 GB of garbage per 768² pass
                 for (int half = 0; half < 2; half++) { // low 16 bits: element j; high 16 bits: element VL + j
                     IntVector h = v.lanewise(VectorOperators.LSHR, 16 * half).and(0xFFFF);

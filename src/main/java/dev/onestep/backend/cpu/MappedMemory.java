@@ -12,7 +12,7 @@ import java.util.Locale;
 /**
  * Address space straight from the OS (Linux: an anonymous {@code mmap} with {@code MAP_NORESERVE}) for the CPU
  * backend's activation region ({@link BufferPool}): reserved, not committed, so only what is written becomes resident,
- * and zero until then. Compared with {@link Arena#allocate} per buffer (measured on the 768² pass, docs/PERF.md round 7):
+ * and zero until then. Compared with {@link Arena#allocate} per buffer (measured on the 768² pass, docs/PERF.md, "Activation memory and the young generation"):
  * <ul>
  *   <li>no zero-fill pass on the allocating thread: fresh pages are faulted by the op's own worker threads as it writes
  *       them;</li>

@@ -13,7 +13,7 @@ import java.util.TreeMap;
  * last {@link #releaseFree}: the part of the range that has been written and is resident.
  *
  * <p>Replayed on the 768² pass's 604 requests (17.96 GB allocated over the pass, 1.813 GB live at most), this keeps
- * the touched range at 1.825 GB on the first pass and the second (docs/PERF.md round 7).
+ * the touched range at 1.825 GB on the first pass and the second (docs/PERF.md, "Activation memory and the young generation").
  */
 final class RegionAllocator {
     private final long capacity;

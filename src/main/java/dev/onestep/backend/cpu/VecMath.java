@@ -14,10 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>exp is Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for exactness), a degree-6
  * polynomial for e^r (Horner's steps and the two-part reduction as fused multiply-adds: ≈ 1.27× faster on a score row
- * than separate multiplies and adds, worst relative error 8.3e-8 against StrictMath; docs/PERF.md round 7), and 2ⁿ built in the exponent bits; n = round(x·log2 e) comes from adding 1.5·2²³ (the float
+ * than separate multiplies and adds, worst relative error 8.3e-8 against StrictMath; docs/PERF.md, "Attention"), and 2ⁿ built in the exponent bits; n = round(x·log2 e) comes from adding 1.5·2²³ (the float
  * adder rounds, the integer is read off the bits), not from float→int conversions, which the JIT expands into a
  * long fix-up sequence on AVX2 (Java's saturating semantics); with the clamps as compare + blend, exp cost 0.92 instead
- * of 1.45 ns per element on a Zen 3 (AVX2, docs/PERF.md round 5); ≤ 2 ulp over [−87.3, 88.4]; below that it is 0 (softmax's masked −∞ stay exact zeros), above it saturates,
+ * of 1.45 ns per element on a Zen 3 (AVX2, docs/PERF.md, "Attention"); ≤ 2 ulp over [−87.3, 88.4]; below that it is 0 (softmax's masked −∞ stay exact zeros), above it saturates,
  * NaN stays NaN.
  * {@link #exp(float)} is the same arithmetic on one lane, so vector bodies and scalar tails agree bit for bit.
  */

@@ -229,7 +229,7 @@ class CudaModelFixtureTest {
      * its error scales with the error at the map's two extreme pixels over its range, and the fixtures' tiny random
      * decoders give small ranges: the metric is chaotic in the summation order while the networks' own errors are not.
      * Measured, largest of the two cases (2026-11-28; "emu" = the CPU emulator, "H200" = tools/gpu-check.sh runs):
-     * depth fp16 8.1e-6 (emu, session 5), 2.3e-5 and 1.8e-5 (H200, two builds), then 1.26e-4, 1.24e-5 and 5.5e-6
+     * depth fp16 8.1e-6 (emu), 2.3e-5 and 1.8e-5 (H200, two builds), then 1.26e-4, 1.24e-5 and 5.5e-6
      * (emu, the same build with the group-norm statistics chunked by 16 384, 64 and 2 048 values: only the
      * summation order differs, and unet_output / vae_dec_output stay at 5e-6 / 9e-6); depth bf16 8.8e-4 (emu),
      * 8.6e-4 and 3.5e-3 (H200), 5.1e-3, 1.1e-3, 1.1e-3 (emu, chunkings as above). Normals (each pixel's 3-vector
